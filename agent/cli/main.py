@@ -1,0 +1,58 @@
+"""Entry point of the `halops` console script."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from agent.cli import config_cmd, inventory, llm, tool, up
+from agent.cli.common import ConfigOpt, err_console
+from agent.errors import ConfigError, HalopsError
+from rag import cli as rag_cli
+from safety import cli as safety_cli
+
+app = typer.Typer(
+    name="halops",
+    help="Self-hosted ops agent: local model server, RAG, safe tools, retraining.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(llm.app, name="llm")
+app.command("up")(up.up)
+app.add_typer(safety_cli.app, name="safety")
+app.add_typer(inventory.app, name="inventory")
+app.add_typer(tool.app, name="tool")
+app.add_typer(rag_cli.app, name="rag")
+
+
+@app.callback()
+def _root(ctx: typer.Context, config: ConfigOpt = None) -> None:
+    ctx.obj = {"config": config}
+
+
+def _print_error(exc: HalopsError) -> int:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    if isinstance(exc, ConfigError):
+        for key, msg in exc.problems:
+            err_console.print(f"  {key}: {msg}", highlight=False, soft_wrap=True)
+        return 2
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, prog_name="halops")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except HalopsError as exc:
+        return _print_error(exc)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

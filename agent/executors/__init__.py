@@ -1,0 +1,1 @@
+"""Tool executors: ssh, ipmi, http and local shell, every call behind the safety policy."""

@@ -1,0 +1,73 @@
+"""Running the model server: llama-cpp-python's embedded server, or llama.cpp's `llama-server`.
+
+`halops llm serve` builds the command line here and exec()s it, so the server *is* the process that
+systemd or `halops up` supervises: signals reach it directly and its exit status is the real one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from agent.config import ServerSettings
+
+
+def embedded_argv(settings: ServerSettings, model: Path, *, alias: str) -> list[str]:
+    argv = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        alias,
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.port),
+        "--n_ctx",
+        str(settings.n_ctx),
+        "--n_gpu_layers",
+        str(settings.n_gpu_layers),
+    ]
+    if settings.n_threads is not None:
+        argv += ["--n_threads", str(settings.n_threads)]
+    return argv
+
+
+def llama_server_argv(settings: ServerSettings, model: Path, *, alias: str) -> list[str]:
+    assert settings.llama_server_binary is not None
+    argv = [
+        str(settings.llama_server_binary),
+        "--model",
+        str(model),
+        "--alias",
+        alias,
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.port),
+        "--ctx-size",
+        str(settings.n_ctx),
+        "--n-gpu-layers",
+        str(settings.n_gpu_layers),
+        # Use the chat template stored in the GGUF, as the embedded server does.
+        "--jinja",
+    ]
+    if settings.n_threads is not None:
+        argv += ["--threads", str(settings.n_threads)]
+    return argv
+
+
+def server_argv(settings: ServerSettings, model: Path, *, alias: str) -> list[str]:
+    if settings.llama_server_binary is not None:
+        return llama_server_argv(settings, model, alias=alias)
+    return embedded_argv(settings, model, alias=alias)
+
+
+def exec_server(argv: list[str]) -> None:
+    """Replace this process with the server. Does not return."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)

@@ -1,0 +1,1 @@
+"""halops eval."""
