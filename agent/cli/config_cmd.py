@@ -12,7 +12,7 @@ import typer
 from agent.cli.common import ConfigOpt, console, err_console, load
 from agent.config import masked_dump, resolve_config_path
 from agent.config_check import check_settings
-from agent.config_reference import render
+from agent.config_reference import render, write_into
 from agent.errors import ConfigError
 
 app = typer.Typer(help="Show and check the configuration.", no_args_is_help=True)
@@ -63,6 +63,14 @@ def check(ctx: typer.Context, config: ConfigOpt = None) -> None:
 
 
 @app.command()
-def reference() -> None:
+def reference(
+    write: Annotated[
+        Path | None, typer.Option(help="Update the reference block inside this file instead of printing.")
+    ] = None,
+) -> None:
     """Print the Markdown reference of every setting (the README's config section)."""
-    console.out(render(), highlight=False)
+    if write is None:
+        console.out(render(), highlight=False)
+        return
+    changed = write_into(write)
+    console.print(f"{write}: {'updated' if changed else 'already current'}", highlight=False)

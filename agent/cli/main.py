@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from agent.cli import config_cmd, inventory, llm, tool, up
+from agent.cli import agent_cmd, config_cmd, inventory, llm, systemd_cmd, tool, up
 from agent.cli.common import ConfigOpt, err_console
 from agent.errors import ConfigError, HalopsError
 from rag import cli as rag_cli
@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(llm.app, name="llm")
+app.add_typer(agent_cmd.app, name="agent")
+app.add_typer(systemd_cmd.app, name="systemd")
 app.command("up")(up.up)
 app.add_typer(safety_cli.app, name="safety")
 app.add_typer(inventory.app, name="inventory")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import httpx
 import typer
 
 from agent.cli.common import ConfigOpt, console, load
@@ -24,6 +25,8 @@ def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
     url = f"http://{server.host}:{server.port}/v1"
     llm = settings.llm.model_copy(update={"base_url": url})
     config_args = ["--config", str(config)] if config else []
+    agent = settings.agent
+    agent_url = f"http://{agent.host}:{agent.port}"
     specs = [
         ChildSpec(
             name="model server",
@@ -31,20 +34,38 @@ def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
             healthy=lambda: probe(llm),
             startup_timeout_s=server.startup_timeout_s,
             log_path=settings.logs_dir / "llm-server.log",
-        )
+        ),
+        ChildSpec(
+            name="agent",
+            argv=[sys.executable, "-m", "agent.cli.main", "agent", "serve", "--llm-url", url, *config_args],
+            healthy=lambda: _healthy(f"{agent_url}/health"),
+            startup_timeout_s=120,
+            log_path=settings.logs_dir / "agent.log",
+        ),
     ]
 
     def ready() -> None:
-        console.print(f"\n[bold green]halops is up[/]: model server at {url}", highlight=False)
-        console.print("try:", highlight=False)
         console.print(
-            f"  curl -s {url}/chat/completions -H 'Content-Type: application/json' \\\n"
-            '    -d \'{"messages":[{"role":"user","content":"How do I check disk usage?"}]}\'',
+            f"\n[bold green]halops is up[/]: agent at {agent_url}/v1, model server at {url}", highlight=False
+        )
+        console.print("try:", highlight=False)
+        body = '{"messages":[{"role":"user","content":"How full are the disks on this machine?"}]}'
+        console.print(
+            f"  curl -s {agent_url}/v1/chat/completions -H 'Content-Type: application/json' -d '{body}'",
             highlight=False,
             soft_wrap=True,
         )
-        console.print(f'  halops llm chat --url {url} "How do I check disk usage?"', highlight=False)
+        console.print(
+            f'  halops llm chat --url {url} "How do I check disk usage?"   # the bare model', highlight=False
+        )
         console.print("Ctrl-C stops everything.\n", highlight=False)
 
     sup = Supervisor(specs, settings.supervisor, log=lambda m: console.print(f"[dim]up:[/] {m}"))
     raise typer.Exit(sup.run(on_ready=ready))
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -139,4 +139,6 @@ def test_every_setting_is_described():
 def test_readme_config_reference_is_current():
     text = README.read_text()
     start, end = text.index(BEGIN), text.index(END) + len(END)
-    assert text[start:end] == render(), "README config reference is stale: run `halops config reference`"
+    assert text[start:end] == render(), (
+        "README config reference is stale: run `halops config reference --write README.md`"
+    )

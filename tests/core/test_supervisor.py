@@ -75,8 +75,13 @@ def test_child_that_never_gets_healthy_is_killed_and_retried(tmp_path):
 
 @pytest.mark.model
 def test_halops_up_serves_restarts_a_killed_server_and_stops_cleanly(tmp_path):
-    port = free_port()
-    env = dict(os.environ, HALOPS_SERVER__PORT=str(port), HALOPS_SUPERVISOR__RESTART_BACKOFF_S="0.5")
+    port, agent_port = free_port(), free_port()
+    env = dict(
+        os.environ,
+        HALOPS_SERVER__PORT=str(port),
+        HALOPS_AGENT__PORT=str(agent_port),
+        HALOPS_SUPERVISOR__RESTART_BACKOFF_S="0.5",
+    )
     proc = subprocess.Popen(
         halops_argv("up"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
@@ -86,7 +91,8 @@ def test_halops_up_serves_restarts_a_killed_server_and_stops_cleanly(tmp_path):
     text = lambda: "".join(output)  # noqa: E731
     try:
         assert wait_for(lambda: "halops is up" in text(), 120), text()
-        assert "curl -s" in text() and f"127.0.0.1:{port}/v1" in text()
+        assert "curl -s" in text() and f"127.0.0.1:{agent_port}/v1" in text()
+        assert "agent: ready" in text()
         llm = LlmSettings(base_url=f"http://127.0.0.1:{port}/v1", max_tokens=8)
         with LLMClient(llm) as client:
             assert client.chat([{"role": "user", "content": "Hi"}]).content
@@ -99,9 +105,12 @@ def test_halops_up_serves_restarts_a_killed_server_and_stops_cleanly(tmp_path):
             assert client.chat([{"role": "user", "content": "Hi again"}]).content
         new_pid = int(re.findall(r"model server: started \(pid (\d+)", text())[-1])
 
+        agent_pid = int(re.search(r"agent: started \(pid (\d+)", text()).group(1))
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
-        assert "model server: stopped" in text()
+        assert proc.wait(60) == 0
+        assert "model server: stopped" in text() and "agent: stopped" in text()
+        assert text().index("agent: stopped") < text().index("model server: stopped")  # reverse order
+        assert not pid_alive(agent_pid)
         assert wait_for(lambda: not pid_alive(new_pid), 5)
         assert not port_open(port)
     finally:

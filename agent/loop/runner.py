@@ -1,0 +1,294 @@
+"""The agent loop. Synchronous: one request is one thread; concurrency comes from the HTTP server.
+
+retrieve → system prompt (+ tools, + runbook excerpts) → model → parse <tool_call> blocks →
+run each call (safety decides, executors act, output scrubbed) → <tool_response> back → repeat,
+at most `max_iterations` rounds; the last round offers no tools, so the model must answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agent.config import AgentSettings
+from agent.errors import HalopsError
+from agent.llm.client import LLMClient
+from agent.loop.parser import parse_reply
+from agent.loop.prompt import (
+    ContextChunk,
+    RenderedResult,
+    clip,
+    fit_context,
+    system_prompt,
+    tool_response_message,
+)
+from agent.transcripts.store import TranscriptStore
+from safety.calls import ToolCall
+
+Message = dict[str, Any]
+# The model must not write the tools' answers itself.
+STOP = ["<tool_response>"]
+
+
+class DeadlineExceededError(HalopsError):
+    """The request ran past agent.request_timeout_s."""
+
+
+@dataclass
+class ToolOutcome:
+    """What running one call produced, whatever happened (denied, approval needed, failed...)."""
+
+    status: str  # ok | error | timeout | denied | approval_required
+    verdict: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    exit_code: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    truncated: bool = False
+    duration_ms: float | None = None
+    approval_id: str | None = None
+
+    def for_model(self, limit: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status}
+        if self.exit_code is not None:
+            out["exit_code"] = self.exit_code
+        if self.status in {"denied", "approval_required", "error"} and self.reason:
+            out["reason"] = self.reason
+        if self.approval_id:
+            out["approval_id"] = self.approval_id
+        if self.stdout:
+            out["stdout"], cut = clip(self.stdout, limit)
+            self.truncated = self.truncated or cut
+        if self.stderr:
+            out["stderr"], cut = clip(self.stderr, max(limit // 4, 200))
+            self.truncated = self.truncated or cut
+        if self.truncated:
+            out["truncated"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Where a call comes from: for audit lines and for linking approvals to their conversation."""
+
+    request_id: str
+    conversation_id: str
+    turn_id: str
+
+
+class ToolRunner(Protocol):
+    def run(self, call: ToolCall, *, context: CallContext, timeout_s: float) -> ToolOutcome: ...
+
+
+class Retriever(Protocol):
+    def retrieve(self, query: str, k: int | None = None) -> Sequence[ContextChunk]: ...
+
+
+@dataclass
+class Step:
+    iteration: int
+    tool: str
+    arguments: dict[str, Any]
+    status: str
+    verdict: str | None
+    rule: str | None
+    approval_id: str | None = None
+
+
+@dataclass
+class AgentAnswer:
+    turn_id: str
+    conversation_id: str
+    content: str
+    iterations: int
+    steps: list[Step] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_ms: float = 0.0
+    sources: list[str] = field(default_factory=list)
+
+
+Observer = Callable[[str, dict[str, Any]], None]
+
+
+class AgentLoop:
+    def __init__(
+        self,
+        *,
+        llm: LLMClient,
+        tools: ToolRunner,
+        store: TranscriptStore,
+        settings: AgentSettings,
+        tool_schemas: list[dict[str, Any]],
+        scrub: Callable[[str], str],
+        retriever: Retriever | None = None,
+        observe: Observer | None = None,
+    ):
+        self.llm = llm
+        self.tools = tools
+        self.store = store
+        self.settings = settings
+        self.tool_schemas = tool_schemas
+        self.scrub = scrub
+        self.retriever = retriever
+        self.observe = observe or (lambda event, data: None)
+
+    def _context(self, conversation: list[Message]) -> list[ContextChunk]:
+        if self.retriever is None or self.settings.rag_k == 0:
+            return []
+        query = next((m["content"] for m in reversed(conversation) if m["role"] == "user"), "")
+        try:
+            return list(self.retriever.retrieve(query, self.settings.rag_k))
+        except HalopsError as exc:
+            # Retrieval is an aid: an answer without runbooks beats no answer.
+            self.observe("rag_error", {"error": str(exc)})
+            return []
+
+    def run(
+        self,
+        messages: list[Message],
+        *,
+        conversation_id: str,
+        request_id: str,
+        client: str | None = None,
+    ) -> AgentAnswer:
+        deadline = time.monotonic() + self.settings.request_timeout_s
+        turn_id = self.store.start_turn(
+            conversation_id=conversation_id, request_id=request_id, messages=messages, client=client
+        )
+        answer = AgentAnswer(turn_id=turn_id, conversation_id=conversation_id, content="", iterations=0)
+        client_system = "\n\n".join(m["content"] for m in messages if m["role"] == "system") or None
+        conversation = [m for m in messages if m["role"] != "system"]
+        approved = self.store.take_approval_results(conversation_id, turn_id)
+        if approved:  # calls an operator decided since the last turn: shown before the new question
+            results = [
+                RenderedResult(r["name"], {**r["payload"], "approval_id": r["approval_id"]}) for r in approved
+            ]
+            conversation[-1:-1] = [tool_response_message(results)]
+        context_ids = CallContext(request_id=request_id, conversation_id=conversation_id, turn_id=turn_id)
+        context = self._context(conversation)
+        answer.sources = sorted({c.source for c in context})
+        scratch: list[Message] = []
+        system = first_system = ""
+        try:
+            for iteration in range(self.settings.max_iterations):
+                final = iteration == self.settings.max_iterations - 1
+                system = system_prompt(
+                    self.settings.instructions,
+                    tools=None if final else self.tool_schemas,
+                    context=context,
+                    client_system=client_system,
+                )
+                first_system = first_system or system
+                prompt = fit_context(
+                    [{"role": "system", "content": system}, *conversation, *scratch],
+                    self.settings.max_prompt_chars,
+                )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise DeadlineExceededError(
+                        f"request took longer than {self.settings.request_timeout_s:.0f}s"
+                    )
+                result = self.llm.chat(prompt, stop=STOP, timeout_s=remaining)
+                answer.iterations = iteration + 1
+                answer.prompt_tokens += result.prompt_tokens or 0
+                answer.completion_tokens += result.completion_tokens or 0
+                answer.model_ms += result.elapsed_s * 1000
+                self.store.add_step(
+                    turn_id,
+                    iteration,
+                    result.content,
+                    prompt_tokens=result.prompt_tokens,
+                    completion_tokens=result.completion_tokens,
+                    model_ms=result.elapsed_s * 1000,
+                )
+                self.observe("model", {"ms": result.elapsed_s * 1000, "tokens": result.completion_tokens})
+                parsed = parse_reply(result.content)
+                if final or not parsed.has_calls:
+                    # The answer leaves the daemon: the model may repeat a secret it was shown.
+                    answer.content = self.scrub(parsed.text) or (
+                        "I could not finish within my tool budget; the steps so far are in the transcript."
+                        if parsed.has_calls
+                        else "(the model gave no answer)"
+                    )
+                    break
+                scratch.append({"role": "assistant", "content": result.content})
+                rendered = self._run_calls(context_ids, iteration, parsed, deadline, answer)
+                scratch.append(tool_response_message(rendered))
+        except BaseException as exc:
+            self.store.finish_turn(
+                turn_id,
+                status="error",
+                answer=None,
+                error=f"{type(exc).__name__}: {exc}",
+                system_prompt=first_system,
+                iterations=answer.iterations,
+                prompt_tokens=answer.prompt_tokens,
+                completion_tokens=answer.completion_tokens,
+                model_ms=answer.model_ms,
+            )
+            raise
+        self.store.finish_turn(
+            turn_id,
+            status="ok",
+            answer=answer.content,
+            system_prompt=first_system,
+            iterations=answer.iterations,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            model_ms=answer.model_ms,
+        )
+        return answer
+
+    def _run_calls(self, ctx, iteration, parsed, deadline, answer) -> list[RenderedResult]:
+        turn_id = ctx.turn_id
+        limit = self.settings.max_tool_result_chars
+        rendered: list[RenderedResult] = []
+        seq = 0
+        for call in parsed.calls:
+            remaining = max(deadline - time.monotonic(), 0.0)
+            if remaining <= 0:
+                outcome = ToolOutcome(status="timeout", reason="the request deadline passed before this call")
+            else:
+                outcome = self.tools.run(call, context=ctx, timeout_s=remaining)
+            payload = outcome.for_model(limit)
+            self._record(turn_id, iteration, seq, call.tool, call.arguments, outcome, payload, answer)
+            rendered.append(RenderedResult(name=call.tool, payload=payload))
+            seq += 1
+        for err in parsed.errors:
+            outcome = ToolOutcome(
+                status="error",
+                reason=f"tool call #{err.index + 1} was not run: {err.message}. Write "
+                '<tool_call>{"name": "<tool>", "arguments": {...}}</tool_call>.',
+            )
+            payload = outcome.for_model(limit)
+            self._record(turn_id, iteration, seq, "(malformed)", {"raw": err.raw}, outcome, payload, answer)
+            rendered.append(RenderedResult(name="(malformed)", payload=payload))
+            seq += 1
+        return rendered
+
+    def _record(self, turn_id, iteration, seq, tool, arguments, outcome, payload, answer) -> None:
+        self.store.add_tool_call(
+            turn_id,
+            iteration=iteration,
+            seq=seq,
+            tool=tool,
+            arguments=arguments,
+            verdict=outcome.verdict,
+            rule=outcome.rule,
+            reason=outcome.reason,
+            status=outcome.status,
+            exit_code=outcome.exit_code,
+            result=payload,
+            duration_ms=outcome.duration_ms,
+            approval_id=outcome.approval_id,
+        )
+        answer.steps.append(
+            Step(
+                iteration, tool, arguments, outcome.status, outcome.verdict, outcome.rule, outcome.approval_id
+            )
+        )
+        self.observe("tool", {"tool": tool, "verdict": outcome.verdict or "none", "status": outcome.status})

@@ -1,0 +1,1 @@
+"""The transcript store: every conversation, turn, model step and tool call, scrubbed, in SQLite."""

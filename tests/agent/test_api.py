@@ -1,0 +1,197 @@
+"""The agent's OpenAI-compatible API: shapes, streaming, errors, auth, feedback, metrics, export."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import httpx
+import openai
+import pytest
+
+from agent.daemon import Daemon
+from agent.errors import ConfigError
+from agent.loop.runner import ToolOutcome
+from agent.transcripts.export import export
+from agent.transcripts.store import TranscriptStore
+from tests.support.daemon import agent_settings, serve_daemon
+from tests.support.procs import free_port
+from tests.support.scripted_llm import ScriptedModel, call
+
+pytestmark = pytest.mark.integration
+SCRIPT = [call("ssh", host="web1", command="uptime"), "web1 has been up 3 days; load is low."]
+
+
+class Runner:
+    def run(self, call, *, context, timeout_s):
+        return ToolOutcome(status="ok", verdict="allow", rule="allow.uptime", exit_code=0, stdout="up 3 days")
+
+
+def daemon_for(tmp_path, url, **agent):
+    return Daemon(
+        agent_settings(tmp_path, url, **agent), tools=Runner(), scrub=lambda s: s.replace("s3cret", "[X]")
+    )
+
+
+@pytest.fixture
+def api(tmp_path):
+    with ScriptedModel(SCRIPT) as model, serve_daemon(daemon_for(tmp_path, model.url)) as base:
+        yield base, model
+
+
+def test_openai_client_gets_the_answer_and_the_steps(api):
+    base, _ = api
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused")
+    resp = client.chat.completions.create(
+        model="halops", messages=[{"role": "user", "content": "uptime of web1?"}]
+    )
+    assert resp.choices[0].message.content == SCRIPT[1]
+    assert resp.model == "halops" and resp.id.startswith("turn-")
+    steps = resp.model_extra["halops"]["steps"]
+    assert steps == [
+        {
+            "iteration": 0,
+            "tool": "ssh",
+            "arguments": {"host": "web1", "command": "uptime"},
+            "status": "ok",
+            "verdict": "allow",
+            "rule": "allow.uptime",
+        }
+    ]
+    assert [m.id for m in client.models.list().data] == ["halops"]
+
+
+def test_streaming_with_the_openai_client(api):
+    base, _ = api
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused")
+    chunks = list(
+        client.chat.completions.create(
+            model="halops", messages=[{"role": "user", "content": "uptime?"}], stream=True
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == SCRIPT[1]
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        (b"{not json", 400),
+        (b'{"messages": []}', 400),
+        (b'{"messages": [{"role": "assistant", "content": "hi"}]}', 400),
+        (b'{"messages": [{"role": "wizard", "content": "hi"}]}', 400),
+        (b"[1, 2]", 400),
+    ],
+)
+def test_bad_requests_get_openai_shaped_4xx(api, body, code):
+    base, model = api
+    r = httpx.post(f"{base}/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == code
+    assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+    assert model.requests == []  # nothing reached the model
+
+
+def test_body_size_limit(tmp_path):
+    with (
+        ScriptedModel(SCRIPT) as model,
+        serve_daemon(daemon_for(tmp_path, model.url, max_body_bytes=2048)) as base,
+    ):
+        big = {"messages": [{"role": "user", "content": "x" * 5000}]}
+        r = httpx.post(f"{base}/v1/chat/completions", json=big)
+        assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+
+        def chunked():
+            yield json.dumps(big).encode()
+
+        r = httpx.post(
+            f"{base}/v1/chat/completions", content=chunked(), headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 413
+
+
+def test_model_down_gives_503_fast_then_recovers_without_restart(tmp_path):
+    port = free_port()
+    daemon = daemon_for(tmp_path, f"http://127.0.0.1:{port}/v1")
+    with serve_daemon(daemon) as base:
+        r = httpx.post(
+            f"{base}/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}, timeout=10
+        )
+        assert r.status_code == 503 and r.json()["error"]["code"] == "model_unavailable"
+        assert httpx.get(f"{base}/health").status_code == 503
+        with ScriptedModel(["back again"], port=port):
+            r = httpx.post(
+                f"{base}/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}
+            )
+            assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "back again"
+            assert httpx.get(f"{base}/health").json() == {"status": "ok", "model_server": "up"}
+
+
+def test_stream_error_is_an_sse_error_event(tmp_path):
+    with serve_daemon(daemon_for(tmp_path, f"http://127.0.0.1:{free_port()}/v1")) as base:
+        body = {"messages": [{"role": "user", "content": "hi"}], "stream": True}
+        r = httpx.post(f"{base}/v1/chat/completions", json=body, timeout=10)
+    events = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
+    assert json.loads(events[0])["error"]["code"] == "model_unavailable" and events[-1] == "[DONE]"
+
+
+def test_feedback_is_recorded_and_unknown_ids_are_404(api):
+    base, _ = api
+    r = httpx.post(f"{base}/v1/chat/completions", json={"messages": [{"role": "user", "content": "uptime?"}]})
+    turn_id = r.json()["id"]
+    ok = httpx.post(f"{base}/v1/feedback", json={"id": turn_id, "rating": "up", "comment": "great"})
+    assert ok.status_code == 200 and ok.json()["score"] == 1
+    missing = httpx.post(f"{base}/v1/feedback", json={"id": "turn-nope", "rating": "down"})
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    bad = httpx.post(f"{base}/v1/feedback", json={"id": turn_id, "rating": "meh"})
+    assert bad.status_code == 400
+
+
+def test_metrics_count_requests_and_tool_calls(api):
+    base, _ = api
+    httpx.post(f"{base}/v1/chat/completions", json={"messages": [{"role": "user", "content": "uptime?"}]})
+    text = httpx.get(f"{base}/metrics").text
+    assert 'halops_tool_calls_total{status="ok",tool="ssh",verdict="allow"} 1.0' in text
+    assert 'halops_requests_total{code="200",endpoint="/v1/chat/completions"} 1.0' in text
+    assert "halops_request_seconds_bucket" in text and "halops_model_tokens_total" in text
+
+
+def test_bearer_token_is_enforced(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("a-long-enough-token-value\n")
+    with (
+        ScriptedModel(SCRIPT) as model,
+        serve_daemon(daemon_for(tmp_path, model.url, token_file=token_file)) as base,
+    ):
+        body = {"messages": [{"role": "user", "content": "hi"}]}
+        assert httpx.post(f"{base}/v1/chat/completions", json=body).status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert httpx.post(f"{base}/v1/chat/completions", json=body, headers=wrong).status_code == 401
+        good = {"Authorization": "Bearer a-long-enough-token-value"}
+        assert httpx.post(f"{base}/v1/chat/completions", json=body, headers=good).status_code == 200
+        assert httpx.get(f"{base}/health").status_code == 200  # probes need no token
+
+
+def test_non_loopback_bind_without_token_refuses_to_start(tmp_path):
+    with pytest.raises(ConfigError, match="token_file"):
+        daemon_for(tmp_path, "http://127.0.0.1:1/v1", host="0.0.0.0")
+
+
+def test_export_transcripts_in_chatml_with_tools(api, tmp_path):
+    base, _ = api
+    r = httpx.post(
+        f"{base}/v1/chat/completions", json={"messages": [{"role": "user", "content": "uptime? s3cret"}]}
+    )
+    assert r.status_code == 200, r.text
+
+    store = TranscriptStore(tmp_path / "data" / "transcripts.sqlite", scrub=str)
+    out = io.StringIO()
+    assert export(store, out, scrub=str) == 1
+    (example,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    roles = [m["role"] for m in example["messages"]]
+    assert roles == ["system", "user", "assistant", "tool", "assistant"]
+    assert "<tools>" in example["messages"][0]["content"]
+    assert example["messages"][1]["content"] == "uptime? [X]"
+    assert "<tool_call>" in example["messages"][2]["content"]
+    assert json.loads(example["messages"][3]["content"])["stdout"] == "up 3 days"
+    assert example["messages"][4]["content"] == SCRIPT[1]
+    assert example["source"] == "halops-agent" and example["metadata"]["tools"] == ["ssh"]
