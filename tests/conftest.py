@@ -12,6 +12,8 @@ import pytest
 
 from agent.config import LlmSettings
 from agent.llm.client import probe
+from tests.support import httpserver, ipmi, sshd
+from tests.support.fleet import Fleet
 from tests.support.procs import free_port, halops_argv, stop, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,3 +65,38 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServ
         pytest.fail(f"model server did not start:\n{log.read_text()[-3000:]}")
     yield server
     stop(proc)
+
+
+# Real servers for the executor and agent tests, started once per session.
+
+
+@pytest.fixture(scope="session")
+def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sshd.Sshd]:
+    if not sshd.available():
+        pytest.skip("openssh-server (/usr/sbin/sshd) or unshare not installed")
+    # An empty home for the remote shell: tests must not depend on (or wait for) this box's
+    # ~/.bashrc, which bash reads for every command sshd starts.
+    with sshd.run_sshd(tmp_path_factory.mktemp("sshd"), empty_home=True) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def bmc() -> Iterator[ipmi.IpmiSim]:
+    if not ipmi.available():
+        pytest.skip("openipmi (ipmi_sim, sdrcomp) not installed")
+    with ipmi.run_ipmi_sim() as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[httpserver.HttpServer]:
+    with httpserver.run_http_server() as srv:
+        yield srv
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Fleet:
+    f = Fleet(tmp_path)
+    f.creds.mkdir(mode=0o700)
+    f.known_hosts.write_text("")
+    return f

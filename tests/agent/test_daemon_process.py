@@ -93,7 +93,9 @@ def test_sigterm_drains_in_flight_requests_and_loses_no_transcript(tmp_path):
 
             def ask():
                 body = {"messages": [{"role": "user", "content": "take your time"}]}
-                result["r"] = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=30)
+                result["r"] = httpx.post(
+                    f"http://127.0.0.1:{port}/v1/chat/completions", json=body, timeout=30
+                )
 
             asker = threading.Thread(target=ask)
             asker.start()

@@ -102,9 +102,9 @@ def test_endless_calls_stop_at_the_cap_and_the_last_round_has_no_tools(tmp_path)
 
 
 def test_denied_call_reason_reaches_the_model(tmp_path):
-    denied = lambda c: ToolOutcome(
-        status="denied", verdict="deny", rule="deny.rm", reason="recursive delete of /"
-    )  # noqa: E731
+    def denied(c):
+        return ToolOutcome(status="denied", verdict="deny", rule="deny.rm", reason="recursive delete of /")
+
     with ScriptedModel([call("shell", command="rm -rf /"), "I will not do that."]) as model:
         loop, store = make_loop(tmp_path, model.url, Runner(denied))
         answer = loop.run(user("wipe it"), conversation_id="c", request_id="r")

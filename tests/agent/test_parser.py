@@ -10,7 +10,10 @@ pytestmark = pytest.mark.unit
 
 
 def test_single_call_and_prose_are_separated():
-    reply = 'Let me look.\n<tool_call>\n{"name": "ssh", "arguments": {"host": "web1", "command": "df -h"}}\n</tool_call>'
+    reply = (
+        'Let me look.\n<tool_call>\n{"name": "ssh", "arguments": {"host": "web1", "command": "df -h"}}'
+        "\n</tool_call>"
+    )
     parsed = parse_reply(reply)
     assert parsed.text == "Let me look."
     assert [(c.tool, c.arguments) for c in parsed.calls] == [("ssh", {"host": "web1", "command": "df -h"})]
@@ -60,7 +63,8 @@ def test_json_in_prose_outside_tags_is_not_a_call():
     ],
 )
 def test_malformed_block_is_an_error_and_other_calls_still_count(body, needle):
-    reply = f'<tool_call>{body}</tool_call><tool_call>{{"name": "shell", "arguments": {{"command": "id"}}}}</tool_call>'
+    good = '<tool_call>{"name": "shell", "arguments": {"command": "id"}}</tool_call>'
+    reply = f"<tool_call>{body}</tool_call>{good}"
     parsed = parse_reply(reply)
     assert [c.arguments for c in parsed.calls] == [{"command": "id"}]
     assert len(parsed.errors) == 1 and needle in parsed.errors[0].message

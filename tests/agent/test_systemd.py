@@ -27,7 +27,10 @@ def test_system_units_verify_cleanly_with_credentials(tmp_path):
     (creds / "web1-ssh-key").write_text("k")
     (creds / "agent-token").write_text("t")
     params = UnitParams(
-        halops=halops_executable(), data_dir=tmp_path / "data", config=tmp_path / "halops.toml", credentials_dir=creds
+        halops=halops_executable(),
+        data_dir=tmp_path / "data",
+        config=tmp_path / "halops.toml",
+        credentials_dir=creds,
     )
     paths = render_all(params, tmp_path / "units")
     result = verify(paths)
@@ -43,7 +46,9 @@ def test_system_units_verify_cleanly_with_credentials(tmp_path):
 
 @needs_systemd
 def test_user_units_drop_system_only_settings(tmp_path):
-    params = UnitParams(halops=halops_executable(), data_dir=tmp_path, config=tmp_path / "c.toml", user_units=True)
+    params = UnitParams(
+        halops=halops_executable(), data_dir=tmp_path, config=tmp_path / "c.toml", user_units=True
+    )
     paths = render_all(params, tmp_path / "units")
     result = verify(paths)
     assert result.returncode == 0 and result.stderr == "", result.stderr
