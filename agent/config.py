@@ -23,6 +23,7 @@ from agent.errors import ConfigError
 from agent.executors.config import ExecutorSettings
 from rag.config import RagSettings
 from safety.config import SafetySettings
+from trainer.data.config import DataSettings
 
 SYSTEM_CONFIG = Path("/etc/halops/halops.toml")
 # The parsed config file, visible to the settings source only while load_settings() builds Settings.
@@ -205,6 +206,7 @@ class Settings(BaseSettings):
     safety: SafetySettings = Field(default_factory=SafetySettings, description="Safety policy.")
     executors: ExecutorSettings = Field(default_factory=ExecutorSettings, description="Tool executors.")
     rag: RagSettings = Field(default_factory=RagSettings, description="Retrieval.")
+    data: DataSettings = Field(default_factory=DataSettings, description="Training data pipeline.")
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,1 @@
+"""The SFT data pipeline: sessions and transcripts → scrubbed, deduplicated, leak-free splits."""
