@@ -39,8 +39,12 @@ $(TEST_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,train]'
 	touch $(TEST_STAMP)
 
+# The shipped runbooks are indexed first (incremental: a no-op when nothing changed), so the
+# agent retrieves something real from the start.
 run: setup
-	HALOPS_DATA_DIR=$${HALOPS_DATA_DIR:-$(RUN_DATA_DIR)} $(BIN)/halops up
+	export HALOPS_DATA_DIR=$${HALOPS_DATA_DIR:-$(RUN_DATA_DIR)}; \
+	$(BIN)/halops rag ingest || echo "warning: runbook ingest failed; the agent runs without them"; \
+	exec $(BIN)/halops up
 
 test: setup-test
 	$(BIN)/pytest

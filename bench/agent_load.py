@@ -100,6 +100,10 @@ def main() -> int:
         turns = list(store.iter_turns())
         overhead = [t["duration_ms"] - t["model_ms"] for t in turns]
         tool_ms = [c["duration_ms"] for t in turns for c in t["tool_calls"] if c["duration_ms"] is not None]
+        own = [
+            t["duration_ms"] - t["model_ms"] - sum(c["duration_ms"] or 0 for c in t["tool_calls"])
+            for t in turns
+        ]
         store.close()
 
     print(
@@ -111,6 +115,10 @@ def main() -> int:
     print(
         f"agent overhead per turn (all but model time): p50 {statistics.median(overhead):.1f} ms, "
         f"p95 {pct(overhead, 0.95):.1f} ms; the shell tool call alone p50 {statistics.median(tool_ms):.1f} ms"
+    )
+    print(
+        f"agent's own work per turn (all but model and tool time): p50 {statistics.median(own):.1f} ms, "
+        f"p95 {pct(own, 0.95):.1f} ms"
     )
     if errors:
         print("first error:", errors[0])
