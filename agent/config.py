@@ -23,6 +23,7 @@ from agent.errors import ConfigError
 from agent.executors.config import ExecutorSettings
 from rag.config import RagSettings
 from safety.config import SafetySettings
+from trainer.config import TrainerSettings
 from trainer.data.config import DataSettings
 
 SYSTEM_CONFIG = Path("/etc/halops/halops.toml")
@@ -207,6 +208,7 @@ class Settings(BaseSettings):
     executors: ExecutorSettings = Field(default_factory=ExecutorSettings, description="Tool executors.")
     rag: RagSettings = Field(default_factory=RagSettings, description="Retrieval.")
     data: DataSettings = Field(default_factory=DataSettings, description="Training data pipeline.")
+    trainer: TrainerSettings = Field(default_factory=TrainerSettings, description="Fine-tuning.")
 
     @classmethod
     def settings_customise_sources(

@@ -11,6 +11,7 @@ from agent.cli.common import ConfigOpt, err_console
 from agent.errors import ConfigError, HalopsError
 from rag import cli as rag_cli
 from safety import cli as safety_cli
+from trainer import cli as trainer_cli
 from trainer.data import cli as data_cli
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.add_typer(inventory.app, name="inventory")
 app.add_typer(tool.app, name="tool")
 app.add_typer(rag_cli.app, name="rag")
 app.add_typer(data_cli.app, name="data")
+trainer_cli.register(app)
 
 
 @app.callback()
