@@ -116,10 +116,13 @@ def build_daemon(settings: Any, *, inventory: Path | None = None) -> Daemon:
         # A fresh install has no fleet yet: the local shell tool works, every host is unknown.
         log.warning("no inventory at %s: starting with no hosts", settings.data_dir / "inventory.yaml")
         inv = Inventory()
+    safety = settings.safety
     # The agent's own token is a known secret too: it must never reach a transcript.
     executors = Executors(settings, inv, extra_secrets=[token] if token else [])
     store = TranscriptStore(settings.transcripts_db, scrub=executors.scrub_text)
-    approvals = ApprovalStore(default_db_path(settings.data_dir))
+    approvals = ApprovalStore(
+        safety.approvals_db or default_db_path(settings.data_dir), ttl_s=safety.approval_ttl_s
+    )
     return Daemon(
         settings,
         token=token,

@@ -82,11 +82,11 @@ def load_inventory(path: Path) -> Inventory:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
-        raise ConfigError(f"inventory not found: {path}", [("(file)", f"{path} does not exist")])
+        raise ConfigError(f"inventory not found: {path}", [("(file)", f"{path} does not exist")]) from None
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-        raise ConfigError(f"inventory {path} is not readable YAML", [("(file)", str(exc))])
+        raise ConfigError(f"inventory {path} is not readable YAML", [("(file)", str(exc))]) from exc
     try:
         return Inventory.model_validate(raw)
     except ValidationError as exc:
         problems = [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
-        raise ConfigError(f"{len(problems)} problem(s) in inventory {path}", problems)
+        raise ConfigError(f"{len(problems)} problem(s) in inventory {path}", problems) from exc

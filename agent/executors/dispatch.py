@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_FROM_SETTINGS: Any = object()
+
 # check(call, inventory) -> Decision; the default is safety.check with this object's policy/limiter.
 Checker = Callable[[ToolCall, Inventory], Decision]
 
@@ -67,7 +69,7 @@ class Executors:
         inventory: Inventory | None = None,
         *,
         policy: Any = None,
-        limiter: Any = None,
+        limiter: Any = _FROM_SETTINGS,
         audit: AuditLog | None = None,
         env: Mapping[str, str] | None = None,
         extra_secrets: Iterable[str] = (),
@@ -79,6 +81,16 @@ class Executors:
         paths = resolve_paths(settings)
         self.paths = paths
         self.inventory = inventory if inventory is not None else load_inventory(paths.inventory)
+        # The deployment's policy file and rate limits, unless a caller (a test) passes its own:
+        # `halops tool run` and the daemon must decide exactly alike.
+        if policy is None:
+            from safety.policy import load_policy
+
+            policy = load_policy(settings.safety.policy_path)
+        if limiter is _FROM_SETTINGS:
+            from safety.ratelimit import RateLimiter
+
+            limiter = RateLimiter.for_settings(settings.safety)
         self.policy = policy
         self.limiter = limiter
         self.credentials = CredentialStore.from_env(paths.credentials_dir, env)
