@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from agent.executors.shell import ShellExecutor, clean_env
 from safety.calls import ToolCall
 from safety.decision import Decision, Verdict
 from tests.support.fleet import Fleet
+from tests.support.procs import pid_alive
 
 
 def shell(command: str) -> ToolCall:
@@ -116,12 +116,4 @@ def _settings():
     return ExecutorSettings()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return False
+_alive = pid_alive

@@ -179,13 +179,9 @@ def run_http_server(*, tls: bool = False, ready_timeout: float = 10.0) -> Iterat
                 raise RuntimeError(f"test HTTP server did not start: {line!r}")
             yield HttpServer(port=int(line.split()[1]), pid=proc.pid, scheme="https" if tls else "http")
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            from tests.support.procs import stop  # here: this file also runs as a script
+
+            stop(proc, 5)
             if proc.stdout is not None:
                 proc.stdout.close()
 
