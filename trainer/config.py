@@ -1,11 +1,37 @@
-"""Settings of the trainer (section `[trainer]`)."""
+"""Settings of the trainer (section `[trainer]`).
+
+Only where things live and the default recipe belong here; the knobs of one training run are in the
+recipe YAML (`trainer/recipe_config.py`) so a run is reproducible from its job's stored config.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class TrainerSettings(BaseModel):
-    """Fine-tuning jobs (filled in by the trainer issue)."""
+    """Fine-tuning jobs: where runs, the job store and the llama.cpp converter live."""
 
     model_config = ConfigDict(extra="forbid")
+
+    work_dir: Path | None = Field(
+        None,
+        description="Runs, job store, lock and converter cache. Empty: <data_dir>/trainer.",
+    )
+    default_recipe: Path = Field(
+        Path(__file__).parent / "configs" / "smollm2-135m-cpu.yaml",
+        description="Recipe used by `halops train` when no --recipe is given.",
+    )
+    llama_cpp_python_version: str = Field(
+        "0.3.36",
+        description="llama-cpp-python source distribution whose vendored convert_hf_to_gguf.py is used.",
+    )
+    smoke_prompt: str = Field(
+        "Which command shows disk usage per filesystem?",
+        description="Question asked of a converted GGUF before `halops convert` reports success.",
+    )
+
+    def resolve_work_dir(self, data_dir: Path) -> Path:
+        return self.work_dir or data_dir / "trainer"
