@@ -31,7 +31,7 @@ from pyghmi.ipmi.private import session as pyghmi_session
 from agent.executors.config import ExecutorSettings
 from agent.executors.credentials import CredentialError, CredentialStore
 from agent.executors.output import Streams
-from agent.executors.result import Outcome, Status
+from agent.executors.result import ExecutorFailure, Outcome, Status
 from safety.calls import IpmiAction, IpmiArgs
 from safety.inventory import BmcEndpoint, Host
 
@@ -64,10 +64,7 @@ _BOOT_DEVICES = {
 }
 
 
-class IpmiFailure(Exception):
-    def __init__(self, status: Status, message: str):
-        super().__init__(message)
-        self.status = status
+IpmiFailure = ExecutorFailure
 
 
 @dataclass

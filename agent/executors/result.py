@@ -46,3 +46,14 @@ class Outcome:
 def failure(status: Status, message: str, exit_code: int | None = None) -> Outcome:
     """A result for a call that produced no output of its own: the message goes to stderr."""
     return Outcome(ToolResult(status=status, exit_code=exit_code, stderr=message))
+
+
+class ExecutorFailure(Exception):
+    """Internal to the executors: a failure already phrased for the model, with its status.
+
+    Raised deep inside an executor and turned into a `ToolResult` at its edge; never escapes.
+    """
+
+    def __init__(self, status: Status, message: str):
+        super().__init__(message)
+        self.status = status

@@ -31,19 +31,14 @@ from agent.executors.config import ExecutorSettings
 from agent.executors.credentials import CredentialError, CredentialStore
 from agent.executors.hostkeys import HostKeyError, fingerprint, known_host_name, lookup
 from agent.executors.output import Streams
-from agent.executors.result import Outcome, Status
+from agent.executors.result import ExecutorFailure, Outcome, Status
 from safety.inventory import Host
 
 log = logging.getLogger(__name__)
 _READ = 65536
 
 
-class SshFailure(Exception):
-    """Internal: a connection problem already phrased for the model, with its status."""
-
-    def __init__(self, status: Status, message: str):
-        super().__init__(message)
-        self.status = status
+SshFailure = ExecutorFailure
 
 
 @dataclass
