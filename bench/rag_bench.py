@@ -126,11 +126,10 @@ def real_token_stats(store: ChunkStore, model: str) -> dict:
     tok = Tokenizer.from_file(str(resolve_model(model).path / "tokenizer.json"))
     tok.no_truncation()
     tok.no_padding()
-    got = store.collection(create=False).get(include=["documents", "metadatas"], limit=500)
-    counts = [
-        len(tok.encode(f"{m['heading']}\n\n{d}").ids)
-        for d, m in zip(got["documents"], got["metadatas"], strict=True)
-    ]
+    # All chunks: the store holds them in embedding order (shortest first), so a prefix is biased.
+    got = store.collection(create=False).get(include=["documents", "metadatas"])
+    texts = [f"{m['heading']}\n\n{d}" for d, m in zip(got["documents"], got["metadatas"], strict=True)]
+    counts = [len(e.ids) for e in tok.encode_batch(texts)]
     return {"mean": round(statistics.mean(counts)), "min": min(counts), "max": max(counts)}
 
 

@@ -42,13 +42,14 @@ class Chunk:
 
 def count_tokens(text: str) -> int:
     """Approximate word-piece token count (no tokenizer needed: this runs over whole files)."""
-    n = 0
-    for m in _TOKEN.finditer(text):
-        word = m.group()
-        n += 1
+    # findall plus fast str predicates: chunking 10,000 chunks spent 5 s here with a per-match
+    # loop; most words are short and purely alphabetic, and isalpha rules out digits in C.
+    words = _TOKEN.findall(text)
+    n = len(words)
+    for word in words:
         if len(word) > 4:
             n += (len(word) - 4) // 3
-        if not word.isdigit() and any(c.isdigit() for c in word):
+        if not word.isalpha() and not word.isdigit() and any(c.isdigit() for c in word):
             n += 1
     return n
 

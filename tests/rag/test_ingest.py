@@ -267,3 +267,40 @@ def test_file_name_not_in_utf8_is_skipped_not_fatal(docs, store, fake_embedder, 
     assert report.skipped_by_reason == {loaders.UNDECODABLE: 1}
     assert report.skipped[0].path.endswith("caf\\udce9.md")  # printable
     assert report.files_changed == 2
+
+
+def test_chunks_are_embedded_shortest_first_across_files(tmp_path, store, settings):
+    # Batches are padded to their longest text: sorting across files keeps that padding small.
+    root = tmp_path / "mixed"
+    for i in range(40):
+        write(root / f"doc{i:02}.md", f"# Doc {i}\n" + "word " * ((i * 7) % 40 + 1) + "\n")
+    seen: list[str] = []
+
+    class Recording(FakeEmbedder):
+        def embed(self, texts):
+            seen.extend(texts)
+            return super().embed(texts)
+
+    ingest([root], store, Recording(), settings)
+    lengths = [len(t) for t in seen]
+    assert len(lengths) == 40 and lengths == sorted(lengths)
+
+
+def test_store_writes_are_batched_and_an_error_keeps_what_was_embedded(
+    tmp_path, store, settings, monkeypatch
+):
+    from rag import ingest as ingest_module
+
+    root = tmp_path / "many"
+    for i in range(300):
+        write(root / f"doc{i:03}.md", f"# Doc {i}\nUnique body number {i} about host{i}.\n")
+    monkeypatch.setattr(ingest_module, "STORE_BATCH", 128)
+    writes: list[int] = []
+    real_add = store.add
+    monkeypatch.setattr(store, "add", lambda ids, *a: (writes.append(len(ids)), real_add(ids, *a)))
+    crashing = FakeEmbedder()
+    crashing.fail_after = 200  # 64-chunk embed calls: 192 embedded, then the 4th call fails
+    with pytest.raises(RuntimeError):
+        ingest([root], store, crashing, settings)
+    assert writes == [128, 64], "one full store batch, then the rest flushed on the error"
+    assert store.count() == 192
