@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from agent.errors import ConfigError
 from agent.executors.config import ExecutorSettings
+from eval.config import EvalSettings
 from rag.config import RagSettings
 from safety.config import SafetySettings
 from trainer.config import TrainerSettings
@@ -209,6 +210,7 @@ class Settings(BaseSettings):
     rag: RagSettings = Field(default_factory=RagSettings, description="Retrieval.")
     data: DataSettings = Field(default_factory=DataSettings, description="Training data pipeline.")
     trainer: TrainerSettings = Field(default_factory=TrainerSettings, description="Fine-tuning.")
+    eval: EvalSettings = Field(default_factory=EvalSettings, description="Model eval and the deploy gate.")
 
     @classmethod
     def settings_customise_sources(

@@ -10,8 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import HalopsError
+from trainer.config import TrainerSettings
 
-UNITS = ("halops-llama.service", "halops-agent.service")
+UNITS = (
+    "halops-llama.service",
+    "halops-agent.service",
+    "halops-trainer.service",
+    "halops-trainer.timer",
+)
+DEFAULT_SCHEDULE: str = TrainerSettings.model_fields["schedule"].default
 SYSTEM_MARK = "@system@"
 
 
@@ -34,6 +41,35 @@ def halops_executable() -> Path:
     return Path(found)
 
 
+def check_schedule(schedule: str) -> str:
+    """`schedule` as an OnCalendar= value, or SystemdError naming `trainer.schedule`.
+
+    `systemd-analyze calendar` judges the expression where it is installed (it is systemd's own
+    parser); without it only the shape is checked and systemd reports a bad value when it loads the timer.
+    """
+    where = f"trainer.schedule = {schedule!r}"
+    if not schedule.strip() or any(c in schedule for c in "\n\r\0"):
+        raise SystemdError(f"{where}: expected one systemd OnCalendar= expression on one line")
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        return schedule.strip()
+    try:
+        result = subprocess.run(
+            [analyze, "calendar", "--", schedule.strip()], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SystemdError(f"{where}: could not run systemd-analyze calendar: {exc}") from exc
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip()
+        raise SystemdError(
+            f"{where} is not a systemd calendar expression (see `man systemd.time`, e.g. "
+            f"{DEFAULT_SCHEDULE!r} or 'daily'): {detail}"
+        )
+    if "Next elapse: never" in result.stdout:
+        raise SystemdError(f"{where} never elapses (a date in the past?)")
+    return schedule.strip()
+
+
 @dataclass
 class UnitParams:
     halops: Path
@@ -42,6 +78,7 @@ class UnitParams:
     user: str = "halops"
     user_units: bool = False
     credentials_dir: Path | None = None  # each file in it becomes a LoadCredential= line
+    schedule: str = DEFAULT_SCHEDULE  # OnCalendar= of halops-trainer.timer ([trainer] schedule)
 
     def credential_lines(self) -> list[str]:
         if self.user_units or self.credentials_dir is None or not self.credentials_dir.is_dir():
@@ -62,6 +99,8 @@ def render(template: str, params: UnitParams) -> str:
         "@DOCS@": str(templates_dir().parent / "README.md"),
         "@WANTED_BY@": "default.target" if params.user_units else "multi-user.target",
     }
+    if "@RETRAIN_SCHEDULE@" in template:  # only the timer: no subprocess for the other units
+        values["@RETRAIN_SCHEDULE@"] = check_schedule(params.schedule)
     out: list[str] = []
     for line in template.splitlines():
         if line.startswith("# Rendered by"):
@@ -83,13 +122,14 @@ def render(template: str, params: UnitParams) -> str:
 
 
 def render_all(params: UnitParams, dest: Path) -> list[Path]:
+    # Everything is rendered (and the schedule checked) before the first file is written.
+    rendered = {name: render((templates_dir() / f"{name}.in").read_text(), params) for name in UNITS}
     dest.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in UNITS:
-        template = (templates_dir() / f"{name}.in").read_text()
+    for name, text in rendered.items():
         path = dest / name
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(render(template, params))
+        tmp.write_text(text)
         tmp.replace(path)
         written.append(path)
     return written

@@ -226,9 +226,55 @@ def jobs_cancel(ctx: typer.Context, job_id: str, config: ConfigOpt = None) -> No
     console.print(f"job {job.id}: {job.status}" + (" (cancel requested)" if job.status == "running" else ""))
 
 
+def retrain(
+    ctx: typer.Context,
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="Recipe key=value overrides, e.g. epochs=1")
+    ] = None,
+    recipe: Annotated[
+        Path | None, typer.Option("--recipe", "-r", help="Recipe YAML (default: trainer.default_recipe).")
+    ] = None,
+    skip_data: Annotated[
+        bool, typer.Option("--skip-data", help="Train on the dataset as it is; do not run the data pipeline.")
+    ] = False,
+    force_deploy: Annotated[
+        bool, typer.Option("--force-deploy", help="Deploy even if the eval regressed.")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Data → train → merge → convert → deploy only if the eval does not regress (exit 3 if it does).
+
+    What the systemd timer runs (halops-trainer.service). The new model is served after the model
+    server restarts (the unit starts halops-llama.service again when it ends).
+    """
+    from eval.cli import REGRESSED, print_case, print_verdict
+    from trainer.retrain import retrain as run_retrain
+
+    settings = load(ctx, config)
+    try:
+        result = run_retrain(
+            settings,
+            recipe=recipe,
+            overrides=overrides or [],
+            skip_data=skip_data,
+            force_deploy=force_deploy,
+            say=lambda msg: console.print(msg, highlight=False),
+            on_case=print_case,
+        )
+    except HalopsError as exc:
+        fail(str(exc))
+    gate = result.gate
+    print_verdict(gate.verdict, f"v{gate.baseline_version}", f"v{gate.version}")
+    if not gate.deployed:
+        console.print(f"[red]not deployed:[/] job {result.job_id} regressed; v{gate.version} stays inactive")
+        raise typer.Exit(REGRESSED)
+    console.print(f"deployed v{gate.version} from job {result.job_id} (overall {gate.candidate.overall:.3f})")
+
+
 def register(app: typer.Typer) -> None:
     """Add the trainer's commands to the root CLI."""
     app.command("train")(train)
     app.command("merge")(merge)
     app.command("convert")(convert)
+    app.command("retrain")(retrain)
     app.add_typer(jobs_app, name="jobs")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class TrainerSettings(BaseModel):
@@ -32,6 +32,23 @@ class TrainerSettings(BaseModel):
         "Which command shows disk usage per filesystem?",
         description="Question asked of a converted GGUF before `halops convert` reports success.",
     )
+    schedule: str = Field(
+        "Sun *-*-* 03:00:00",
+        description=(
+            "When halops-trainer.timer starts `halops retrain`: one systemd OnCalendar= expression "
+            "(`man systemd.time`, e.g. `daily`, `Sat *-*-* 01:30`); checked by `systemd-analyze "
+            "calendar` and applied by `halops systemd install`."
+        ),
+    )
+
+    @field_validator("schedule")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # The full check needs systemd-analyze; it runs when the timer is rendered, not at load time.
+        value = value.strip()
+        if not value or any(c in value for c in "\n\r\0"):
+            raise ValueError("expected one systemd OnCalendar= expression on one line")
+        return value
 
     def resolve_work_dir(self, data_dir: Path) -> Path:
         return self.work_dir or data_dir / "trainer"

@@ -9,6 +9,7 @@ import typer
 from agent.cli import agent_cmd, config_cmd, inventory, llm, systemd_cmd, tool, up
 from agent.cli.common import ConfigOpt, err_console
 from agent.errors import ConfigError, HalopsError
+from eval import cli as eval_cli
 from rag import cli as rag_cli
 from safety import cli as safety_cli
 from trainer import cli as trainer_cli
@@ -32,6 +33,7 @@ app.add_typer(tool.app, name="tool")
 app.add_typer(rag_cli.app, name="rag")
 app.add_typer(data_cli.app, name="data")
 trainer_cli.register(app)
+eval_cli.register(app)
 
 
 @app.callback()

@@ -14,7 +14,9 @@ from agent.cli.common import ConfigOpt, console, load
 from agent.config import SYSTEM_CONFIG, resolve_config_path, user_config_path
 from agent.systemd_units import UnitParams, ensure_user, halops_executable, render_all
 
-app = typer.Typer(help="systemd units for the model server and the agent.", no_args_is_help=True)
+app = typer.Typer(
+    help="systemd units for the model server, the agent and scheduled retraining.", no_args_is_help=True
+)
 
 
 @app.command()
@@ -30,7 +32,7 @@ def install(
     ] = Path("/etc/halops/credentials"),
     config: ConfigOpt = None,
 ) -> None:
-    """Render halops-llama.service and halops-agent.service for this install and install them."""
+    """Render the halops units (model server, agent, retraining service + timer) and install them."""
     settings = load(ctx, config)
     cfg = resolve_config_path(config) or (user_config_path() if user else SYSTEM_CONFIG)
     params = UnitParams(
@@ -40,6 +42,7 @@ def install(
         user=service_user,
         user_units=user,
         credentials_dir=credentials_dir,
+        schedule=settings.trainer.schedule,
     )
     target = dest or (
         Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "systemd" / "user"
@@ -62,5 +65,10 @@ def install(
         subprocess.run(["systemctl", *(["--user"] if user else []), "daemon-reload"], check=False)
     scope = "--user " if user else ""
     console.print(
-        f"next: systemctl {scope}enable --now halops-llama.service halops-agent.service", highlight=False
+        f"next: systemctl {scope}enable --now halops-llama.service halops-agent.service\n"
+        f"      systemctl {scope}enable --now halops-trainer.timer  "
+        f"(retraining at trainer.schedule = {settings.trainer.schedule})",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 from agent.errors import ModelNotFoundError
@@ -61,8 +62,11 @@ class ModelStore:
         parts = Path(target).parts
         return int(parts[-2]) if len(parts) >= 2 and parts[-2].isdigit() else None
 
-    def add_version(self, gguf: Path, version: int | None = None, *, link: bool = False) -> int:
-        """Register `gguf` as a new version (moved in, or symlinked when `link`). Returns its number."""
+    def add_version(
+        self, gguf: Path, version: int | None = None, *, link: bool = False, copy: bool = False
+    ) -> int:
+        """Register `gguf` as a new version: moved in, symlinked (`link`) or copied (`copy`: a hard
+        link where the file system allows, so a 4 GB model costs no space). Returns its number."""
         if version is None:
             version = max(self.versions(), default=-1) + 1
         target = self.version_path(version)
@@ -71,6 +75,14 @@ class ModelStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         if link:
             target.symlink_to(gguf.resolve())
+        elif copy:
+            tmp = target.with_name(f".{target.name}.{os.getpid()}")
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(gguf, tmp)
+            except OSError:  # another file system, or one without hard links
+                shutil.copyfile(gguf, tmp)
+            os.replace(tmp, target)
         else:
             os.replace(gguf, target)
         return version

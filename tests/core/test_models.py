@@ -57,3 +57,17 @@ def test_dangling_current_link_is_an_error_not_a_silent_fallback(tmp_path):
 def test_explicit_model_must_exist(tmp_path):
     with pytest.raises(ModelNotFoundError, match="not found"):
         resolve_model(tmp_path, tmp_path / "nope.gguf")
+
+
+def test_copy_mode_leaves_the_source_in_place_and_costs_no_space_on_one_file_system(tmp_path):
+    src = tmp_path / "run" / "model-Q4_K_M.gguf"
+    src.parent.mkdir()
+    src.write_bytes(b"GGUF" + b"\0" * 1024)
+    store = ModelStore(tmp_path / "models")
+    version = store.add_version(src, copy=True)
+    target = store.version_path(version)
+    assert src.is_file() and target.read_bytes() == src.read_bytes()
+    assert os.stat(src).st_ino == os.stat(target).st_ino  # a hard link, not a second copy
+    assert not list(target.parent.glob(".*")), "no temp file left"
+    with pytest.raises(FileExistsError):
+        store.add_version(src, version, copy=True)

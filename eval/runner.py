@@ -1,0 +1,65 @@
+"""Scoring a model server on the eval cases, with the agent's own system prompt and tools."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from agent.errors import LLMError, LLMUnavailableError
+from agent.llm.client import LLMClient
+from agent.loop.parser import parse_reply
+from agent.loop.prompt import system_prompt
+from agent.loop.runner import STOP
+from eval.cases import EvalCase
+from eval.errors import EvalError
+from eval.report import CaseResult, EvalReport
+from safety.calls import tool_schemas
+from safety.scrub import scrub
+
+
+def run_eval(
+    client: LLMClient,
+    cases: Sequence[EvalCase],
+    *,
+    instructions: str,
+    model: str,
+    cases_file: str,
+    max_tokens: int,
+    case_timeout_s: float,
+    on_case: Callable[[CaseResult], None] | None = None,
+) -> EvalReport:
+    """Every case once, greedy (temperature 0), so two runs of one model score the same.
+
+    No retrieval: runbook context depends on what was ingested, and the gate compares models, not
+    stores. A dead server aborts the whole run (EvalError): a half-scored report must not be
+    compared with a whole one. A timeout or malformed response scores that case 0.
+    """
+    system = system_prompt(instructions, tools=tool_schemas())
+    report = EvalReport(model=model, cases_file=cases_file)
+    for case in cases:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": case.prompt}]
+        started = time.monotonic()
+        try:
+            reply = client.chat(
+                messages, max_tokens=max_tokens, temperature=0.0, stop=STOP, timeout_s=case_timeout_s
+            ).content
+        except LLMUnavailableError as exc:
+            raise EvalError(f"eval of {model} stopped at case {case.id}: {exc}") from exc
+        except LLMError as exc:  # timeout, HTTP error, malformed body: this case only
+            result = CaseResult(
+                case.id, case.category, 0.0, "", seconds=time.monotonic() - started, error=str(exc)
+            )
+        else:
+            score = case.score(parse_reply(reply))
+            result = CaseResult(
+                case.id,
+                case.category,
+                score.value,
+                scrub(reply).text,  # reports are files people share: no credential leaves unscrubbed
+                score.notes,
+                round(time.monotonic() - started, 3),
+            )
+        report.results.append(result)
+        if on_case:
+            on_case(result)
+    return report

@@ -1,0 +1,76 @@
+"""Scoring a model over HTTP: a scripted OpenAI-compatible server stands in for the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.config import LlmSettings
+from agent.llm.client import LLMClient
+from eval.cases import EvalCase
+from eval.errors import EvalError
+from eval.runner import run_eval
+from tests.support.procs import free_port
+from tests.support.scripted_llm import ScriptedModel, call
+
+pytestmark = pytest.mark.unit
+
+CASES = [
+    EvalCase(
+        id="disk",
+        kind="tool",
+        category="tool-use",
+        prompt="Check disk on web1.",
+        tools=("ssh",),
+        args_contain=("web1", "df"),
+    ),
+    EvalCase(id="bmc", kind="answer", category="knowledge", prompt="What is a BMC?", keywords=("baseboard",)),
+]
+
+
+def _run(url: str, **kw: object):
+    with LLMClient(LlmSettings(base_url=url, max_retries=0)) as client:
+        return run_eval(
+            client,
+            CASES,
+            instructions="Be halops.",
+            model="scripted",
+            cases_file="x",
+            max_tokens=64,
+            case_timeout_s=kw.pop("timeout", 5.0),
+            **kw,
+        )
+
+
+def answers(messages: list[dict]) -> str:
+    if "disk" in messages[-1]["content"]:
+        return call("ssh", host="web1", command="df -h")
+    return "A baseboard management controller. Its password is hunter2hunter2, token ghp_" + "a" * 36
+
+
+def test_cases_are_scored_with_the_agents_prompt_and_greedy_decoding() -> None:
+    with ScriptedModel(answers) as model:
+        report = _run(model.url)
+    assert [r.score for r in report.results] == [1.0, 1.0] and report.overall == 1.0
+    first = model.requests[0]
+    assert first["temperature"] == 0.0 and first["max_tokens"] == 64
+    system = first["messages"][0]["content"]
+    assert system.startswith("Be halops.") and '"name": "ssh"' in system and "<tool_call>" in system
+
+
+def test_replies_are_scrubbed_before_they_reach_the_report() -> None:
+    with ScriptedModel(answers) as model:
+        report = _run(model.url)
+    assert "ghp_" + "a" * 36 not in report.results[1].reply
+    assert "REDACTED" in report.results[1].reply.upper()
+
+
+def test_a_slow_case_scores_zero_and_the_run_goes_on() -> None:
+    with ScriptedModel(answers, delay_s=1.5) as model:
+        report = _run(model.url, timeout=0.5)
+    assert [r.score for r in report.results] == [0.0, 0.0]
+    assert all(r.error and "time" in r.error.lower() for r in report.results)
+
+
+def test_a_dead_server_stops_the_run_with_a_clear_error() -> None:
+    with pytest.raises(EvalError, match="stopped at case disk"):
+        _run(f"http://127.0.0.1:{free_port()}/v1")
