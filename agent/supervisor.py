@@ -3,11 +3,15 @@
 Children run in their own session, so a terminal's Ctrl-C reaches only the supervisor, which then
 stops them in reverse start order: SIGTERM, a grace period, SIGKILL. Each child also gets
 PR_SET_PDEATHSIG, so a supervisor killed with SIGKILL does not leave a model server holding the port.
+SIGHUP restarts the children marked `reload_on_hup` (the model server, so that it loads a newly
+deployed current.gguf) without touching the others; `halops deploy` sends it through the pid file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
 import signal
 import subprocess
 import threading
@@ -36,6 +40,7 @@ class ChildSpec:
     startup_timeout_s: float
     log_path: Path
     env: dict[str, str] | None = None
+    reload_on_hup: bool = False
 
 
 @dataclass
@@ -64,6 +69,7 @@ class Supervisor:
         self.log = log
         self.poll_s = poll_s
         self.stopping = threading.Event()
+        self.reloading = threading.Event()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -78,6 +84,8 @@ class Supervisor:
             if install_signals
             else {}
         )
+        if install_signals:
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda *_: self.reloading.set())
         try:
             for child in self.children:
                 self._start(child)
@@ -90,6 +98,9 @@ class Supervisor:
                     announced = True
                     if on_ready:
                         on_ready()
+                if self.reloading.is_set():
+                    self.reloading.clear()
+                    self._reload()
                 self._tick()
                 self.stopping.wait(self.poll_s)
         finally:
@@ -97,6 +108,15 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return 0
+
+    def _reload(self) -> None:
+        """Restart the reloadable children now: a deliberate restart, not a crash (no backoff)."""
+        for child in self.children:
+            if child.spec.reload_on_hup and not self.stopping.is_set():
+                self.log(f"{child.spec.name}: reloading (SIGHUP)")
+                self._terminate(child)
+                self._start(child)
+                self._wait_healthy(child)
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self.log(f"received {signal.Signals(signum).name}, stopping")
@@ -186,3 +206,31 @@ class Supervisor:
             if child.proc is not None and child.proc.poll() is None:
                 self._terminate(child)
                 self.log(f"{child.spec.name}: stopped")
+
+
+# -- the pid file `halops deploy` uses to ask a running `halops up` to reload ---------------------
+
+
+@contextlib.contextmanager
+def pid_file(path: Path):  # noqa: ANN201 - a context manager
+    """Publish this process's pid at `path` for the block's duration (removed only if still ours)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if int(path.read_text().strip()) == os.getpid():
+                path.unlink()
+
+
+def signal_reload(path: Path) -> int | None:
+    """SIGHUP the supervisor whose pid is in `path`; its pid, or None when none is running."""
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError):
+        return None  # no file, garbage, or a stale pid: nothing to reload
+    return pid

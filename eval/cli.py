@@ -116,6 +116,8 @@ def deploy(
     config: ConfigOpt = None,
 ) -> None:
     """Score GGUF against the deployed model; activate it only if it does not regress (else exit 3)."""
+    from agent.cli.up import up_pid_path
+    from agent.supervisor import signal_reload
     from eval import gate
 
     settings = load(ctx, config)
@@ -132,11 +134,14 @@ def deploy(
             highlight=False,
         )
         raise typer.Exit(REGRESSED)
-    console.print(
-        f"deployed v{result.version} (overall {result.candidate.overall:.3f}); restart the model server to "
-        "load it: systemctl restart halops-llama.service, or restart `halops up`",
-        highlight=False,
-    )
+    console.print(f"deployed v{result.version} (overall {result.candidate.overall:.3f})", highlight=False)
+    pid = signal_reload(up_pid_path(settings.data_dir))
+    if pid is not None:
+        console.print(f"asked `halops up` (pid {pid}) to restart its model server with it", highlight=False)
+    else:
+        console.print(
+            "restart the model server to serve it: systemctl restart halops-llama.service", highlight=False
+        )
 
 
 def register(root: typer.Typer) -> None:

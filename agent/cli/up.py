@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import httpx
 import typer
@@ -10,7 +11,7 @@ import typer
 from agent.cli.common import ConfigOpt, console, load
 from agent.llm.client import probe
 from agent.llm.models import resolve_model
-from agent.supervisor import ChildSpec, Supervisor
+from agent.supervisor import ChildSpec, Supervisor, pid_file
 
 
 def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
@@ -34,6 +35,7 @@ def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
             healthy=lambda: probe(llm),
             startup_timeout_s=server.startup_timeout_s,
             log_path=settings.logs_dir / "llm-server.log",
+            reload_on_hup=True,  # `halops deploy` → SIGHUP → the new current.gguf is served
         ),
         ChildSpec(
             name="agent",
@@ -61,7 +63,13 @@ def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
         console.print("Ctrl-C stops everything.\n", highlight=False)
 
     sup = Supervisor(specs, settings.supervisor, log=lambda m: console.print(f"[dim]up:[/] {m}"))
-    raise typer.Exit(sup.run(on_ready=ready))
+    with pid_file(up_pid_path(settings.data_dir)):
+        code = sup.run(on_ready=ready)
+    raise typer.Exit(code)
+
+
+def up_pid_path(data_dir: Path) -> Path:
+    return data_dir / "run" / "up.pid"
 
 
 def _healthy(url: str) -> bool:

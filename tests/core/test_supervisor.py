@@ -135,3 +135,54 @@ def test_children_die_with_a_killed_supervisor(tmp_path):
     proc.kill()
     proc.wait()
     assert wait_for(lambda: not pid_alive(child_pid), 5)
+
+
+@pytest.mark.integration
+def test_reload_restarts_only_the_reloadable_child_and_counts_no_crash(tmp_path):
+    ports = [free_port(), free_port()]
+    specs = [
+        ChildSpec(
+            name=name,
+            argv=[sys.executable, "-c", CHILD, str(port), "600"],
+            healthy=lambda port=port: port_open(port),
+            startup_timeout_s=10,
+            log_path=tmp_path / f"{name}.log",
+            reload_on_hup=name == "model",
+        )
+        for name, port in zip(("model", "agent"), ports, strict=True)
+    ]
+    lines: list[str] = []
+    sup = Supervisor(specs, SupervisorSettings(stop_timeout_s=2), log=lines.append, poll_s=0.05)
+    ready = threading.Event()
+    runner = threading.Thread(target=sup.run, kwargs={"on_ready": ready.set, "install_signals": False})
+    runner.start()
+    try:
+        assert ready.wait(15)
+        before = [c.proc.pid for c in sup.children]
+        sup.reloading.set()  # what the SIGHUP handler does
+        assert wait_for(lambda: sup.children[0].proc.pid != before[0] and sup.children[0].ready, 15)
+        assert sup.children[1].proc.pid == before[1], "the agent is left alone"
+        assert [c.restarts for c in sup.children] == [0, 0] and "model: reloading (SIGHUP)" in lines
+    finally:
+        sup.stopping.set()
+        runner.join(10)
+
+
+@pytest.mark.unit
+def test_pid_file_and_reload_signal(tmp_path):
+    from agent.supervisor import pid_file, signal_reload
+
+    path = tmp_path / "run" / "up.pid"
+    assert signal_reload(path) is None  # nothing running: nothing to signal
+    got: list[int] = []
+    previous = signal.signal(signal.SIGHUP, lambda signum, _frame: got.append(signum))
+    try:
+        with pid_file(path):
+            assert path.read_text().strip() == str(os.getpid())
+            assert signal_reload(path) == os.getpid()
+            assert wait_for(lambda: got == [signal.SIGHUP], 5)
+        assert not path.exists(), "removed when the supervisor ends"
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    path.write_text("999999999\n")  # a stale pid from a supervisor that was SIGKILLed
+    assert signal_reload(path) is None
