@@ -23,6 +23,7 @@ from eval.errors import EvalError
 from eval.report import CaseResult, EvalReport, Verdict, compare
 from eval.runner import run_eval
 from eval.serving import serve
+from safety.calls import tool_schemas
 
 REJECTED_FILE = "REJECTED.json"
 OnCase = Callable[[CaseResult], None]
@@ -41,7 +42,8 @@ class GateResult:
 def cases_digest(settings: Settings, path: Path) -> str:
     """Identifies what a score depends on besides the model: the cases and how they are run."""
     h = hashlib.sha256(path.read_bytes())
-    h.update(json.dumps([settings.eval.max_tokens, settings.agent.instructions]).encode())
+    # The tool schemas are part of the prompt: an upgrade that changes them invalidates old scores.
+    h.update(json.dumps([settings.eval.max_tokens, settings.agent.instructions, tool_schemas()]).encode())
     return h.hexdigest()[:16]
 
 
