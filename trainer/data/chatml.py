@@ -9,6 +9,8 @@
 The same schema as `halops agent export-transcripts`: tool calls are plain text in the target
 model's Qwen2.5/Hermes format, the system prompt is rendered by the agent's own `system_prompt()`
 with a schema for each tool the example uses, so a fine-tune learns the text it sees at run time.
+With `map_tools`, Claude Code's Bash calls become the agent's shell/ssh/http/ipmi calls
+(toolmap.py), their results carry the same name, and those tools get the agent's own schemas.
 
 A conversation is cut into exchanges (one user request and the assistant steps that answer it);
 a step is one assistant message and the results of its calls, the unit windows never split.
@@ -18,9 +20,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from agent.loop.prompt import system_prompt
+from safety import calls as agent_calls
+from trainer.data import toolmap
 
 Message = dict[str, Any]
 
@@ -74,17 +79,32 @@ def _json_type(value: Any) -> str:
     return "object"
 
 
-def tool_schemas(calls: list[tuple[str, Any]]) -> list[dict[str, Any]]:
-    """OpenAI-style function schemas inferred from the calls an example makes (sorted by name)."""
+@cache
+def _agent_schemas() -> dict[str, dict[str, Any]]:
+    """The agent's own tool schemas by name, in the agent's order (read-only: shared)."""
+    return {s["function"]["name"]: s for s in agent_calls.tool_schemas()}
+
+
+def tool_schemas(calls: list[tuple[str, Any]], *, agent_tools: bool = False) -> list[dict[str, Any]]:
+    """OpenAI-style function schemas for the tools the calls of an example use.
+
+    Inferred from the calls (sorted by name); with `agent_tools`, the agent's own tools (shell,
+    ssh, ipmi, http) get the exact schemas the agent shows at run time instead, first and in the
+    agent's order.
+    """
+    agent = _agent_schemas() if agent_tools else {}
+    used = {name for name, _ in calls}
+    out = [schema for name, schema in agent.items() if name in used]
     seen: dict[str, dict[str, Any]] = {}
     for name, args in calls:
+        if name in agent:
+            continue
         entry = seen.setdefault(name, {"props": {}, "required": None})
         keys = args if isinstance(args, dict) else {}
         for key, value in keys.items():
             entry["props"].setdefault(key, {"type": _json_type(value)})
         present = set(keys)
         entry["required"] = present if entry["required"] is None else entry["required"] & present
-    out = []
     for name in sorted(seen):
         entry = seen[name]
         out.append(
@@ -104,9 +124,11 @@ def tool_schemas(calls: list[tuple[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def render_system(instructions: str, calls: list[tuple[str, Any]]) -> str:
+def render_system(instructions: str, calls: list[tuple[str, Any]], *, agent_tools: bool = False) -> str:
     # No calls: instructions alone (system_prompt() without tools says "no more tool rounds").
-    return system_prompt(instructions, tools=tool_schemas(calls)) if calls else instructions.strip()
+    if not calls:
+        return instructions.strip()
+    return system_prompt(instructions, tools=tool_schemas(calls, agent_tools=agent_tools))
 
 
 def for_count(msg: Message) -> str:
@@ -159,29 +181,50 @@ class Rendered:
     dropped: dict[str, int]
 
 
-def _assistant_text(turn: dict[str, Any], include_thinking: bool) -> tuple[str, list[tuple[str, Any]]]:
-    calls = [c for c in turn["tool_calls"] if c.get("answered", True)]
+def _assistant_text(
+    turn: dict[str, Any], include_thinking: bool, renamed: dict[str, str] | None = None
+) -> tuple[str, list[tuple[str, Any]]]:
+    """The assistant message's text and its (name, arguments) calls. With `renamed` (a dict to
+    fill), calls are mapped onto the agent's tools and each mapped call's id → its new name is
+    recorded there, for the tool results that answer it."""
+    calls = []
+    for c in turn["tool_calls"]:
+        if not c.get("answered", True):
+            continue
+        name, args = c["name"], c["input"]
+        if renamed is not None and (mapped := toolmap.map_call(name, args)) is not None:
+            name, args = mapped
+            if c.get("id") is not None:
+                renamed[c["id"]] = name
+        calls.append((name, args))
     parts = []
     if include_thinking and turn.get("thinking"):
         parts.append(f"<think>\n{turn['thinking']}\n</think>")
     if turn["text"].strip():
         parts.append(turn["text"].strip())
-    parts += [tool_call_text(c["name"], c["input"]) for c in calls]
-    return "\n\n".join(parts), [(c["name"], c["input"]) for c in calls]
+    parts += [tool_call_text(name, args) for name, args in calls]
+    return "\n\n".join(parts), calls
 
 
-def exchanges(turns: list[dict[str, Any]], *, result_chars: int, include_thinking: bool) -> Rendered:
+def exchanges(
+    turns: list[dict[str, Any]], *, result_chars: int, include_thinking: bool, map_tools: bool = False
+) -> Rendered:
     """Group turns into exchanges. Context turns (compaction summaries, interruptions) are left
-    out; an answer split over two assistant messages without a call between them is joined."""
+    out; an answer split over two assistant messages without a call between them is joined.
+
+    With `map_tools`, Bash calls become the agent's tool calls (toolmap.py); a tool result takes
+    the name of the call it answers (matched by `tool_use_id`, so parallel calls each keep their
+    own name)."""
     out: list[Exchange] = []
     dropped = {"steps_without_request": 0, "unanswered_calls": 0, "empty_assistant": 0}
+    renamed: dict[str, str] | None = {} if map_tools else None
     for turn in turns:
         role = turn["role"]
         if role == "user":
             out.append(Exchange({"role": "user", "content": turn["text"]}, history=bool(turn.get("history"))))
         elif role == "assistant":
             dropped["unanswered_calls"] += sum(1 for c in turn["tool_calls"] if c.get("answered") is False)
-            content, calls = _assistant_text(turn, include_thinking)
+            content, calls = _assistant_text(turn, include_thinking, renamed)
             if not content:
                 dropped["empty_assistant"] += 1
                 continue
@@ -196,7 +239,8 @@ def exchanges(turns: list[dict[str, Any]], *, result_chars: int, include_thinkin
                 steps.append(Step({"role": "assistant", "content": content}, calls=calls))
         elif role == "tool" and out and out[-1].steps:
             body = cap(turn["content"], result_chars) if turn["content"].strip() else "(no output)"
-            out[-1].steps[-1].results.append({"role": "tool", "name": turn["name"], "content": body})
+            name = renamed.get(turn.get("tool_use_id"), turn["name"]) if renamed else turn["name"]
+            out[-1].steps[-1].results.append({"role": "tool", "name": name, "content": body})
     return Rendered([e for e in out if e.steps], dropped)
 
 

@@ -135,6 +135,12 @@ class DataSettings(BaseModel):
         description="Put the assistant's thinking in the example as a `<think>` block before its answer. "
         "Off: thinking only feeds the thinking dimension.",
     )
+    map_tools: bool = Field(
+        True,
+        description="Rewrite Claude Code Bash calls as the agent's shell/ssh/http/ipmi calls, shown with "
+        "the agent's own tool schemas, so a fine-tune learns the tools the agent offers. Off: Claude "
+        "Code's tool names, with schemas inferred from the calls.",
+    )
     # --- augment -------------------------------------------------------------------------------
     augment_base_url: str | None = Field(
         None,

@@ -11,6 +11,9 @@
 Every example: `{"id", "messages": [...], "metadata": {"session_id", "conversation_id", "strategy",
 "tier", "source", "kind", "domain", "part", "n_tokens"}}`, `n_tokens` counted with the target
 tokenizer on the chat-template text and never above `max_seq_tokens` (see windows.py).
+
+With `map_tools` (default) Claude Code's Bash calls are the agent's shell/ssh/http/ipmi calls in
+every example, with the agent's own schemas in the system prompt (chatml.py, toolmap.py).
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ class _Curator:
     def _system(self, conv: dict[str, Any], calls: list[tuple[str, Any]]) -> str:
         if conv["source"] == "halops-agent" and conv.get("system"):
             return conv["system"]  # what the agent's model was actually shown
-        return chatml.render_system(self.instructions, calls)
+        return chatml.render_system(self.instructions, calls, agent_tools=self.ds.map_tools)
 
     def conversation(self, conv: dict[str, Any], score: dict[str, Any]) -> None:
         tier = score["tier"]
@@ -109,6 +112,7 @@ class _Curator:
             conv["turns"],
             result_chars=self.ds.max_tool_result_chars,
             include_thinking=self.ds.include_thinking,
+            map_tools=self.ds.map_tools,
         )
         self.out.stats.update(rendered.dropped)
         exs = rendered.exchanges
@@ -237,6 +241,7 @@ def run(
             "min_question_chars",
             "subagent_tiers",
             "include_thinking",
+            "map_tools",
         },
     )
     config["instructions"] = instructions
