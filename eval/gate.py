@@ -39,9 +39,13 @@ class GateResult:
     verdict: Verdict
 
 
-def cases_digest(settings: Settings, path: Path) -> str:
+def cases_path(settings: Settings) -> Path:
+    return settings.eval.cases or default_cases()
+
+
+def cases_digest(settings: Settings) -> str:
     """Identifies what a score depends on besides the model: the cases and how they are run."""
-    h = hashlib.sha256(path.read_bytes())
+    h = hashlib.sha256(cases_path(settings).read_bytes())
     # The tool schemas are part of the prompt: an upgrade that changes them invalidates old scores.
     h.update(json.dumps([settings.eval.max_tokens, settings.agent.instructions, tool_schemas()]).encode())
     return h.hexdigest()[:16]
@@ -49,7 +53,7 @@ def cases_digest(settings: Settings, path: Path) -> str:
 
 def evaluate_url(settings: Settings, label: str, on_case: OnCase | None = None) -> EvalReport:
     """Score whatever model answers at settings.llm.base_url."""
-    path = settings.eval.cases or default_cases()
+    path = cases_path(settings)
     cases = load_cases(path)
     with LLMClient(settings.llm) as client:
         report = run_eval(
@@ -62,7 +66,7 @@ def evaluate_url(settings: Settings, label: str, on_case: OnCase | None = None) 
             case_timeout_s=settings.eval.case_timeout_s,
             on_case=on_case,
         )
-    report.digest = cases_digest(settings, path)
+    report.digest = cases_digest(settings)
     return report
 
 
@@ -78,7 +82,7 @@ def report_path(settings: Settings, version: int) -> Path:
 
 def _baseline(settings: Settings, store: ModelStore, version: int, on_case: OnCase | None) -> EvalReport:
     path = report_path(settings, version)
-    digest = cases_digest(settings, settings.eval.cases or default_cases())
+    digest = cases_digest(settings)
     if path.is_file():
         try:
             cached = EvalReport.load(path)
