@@ -174,7 +174,19 @@ class AgentSettings(Section):
         description="Prompt budget in characters (about 4 per token): older tool results are "
         "shortened first so the context never overflows the model's window.",
     )
-    rag_k: int = Field(4, ge=0, le=20, description="Runbook chunks retrieved per request (0: no RAG).")
+    rag_k: int = Field(2, ge=0, le=20, description="Runbook chunks retrieved per request (0: no RAG).")
+    rag_excerpt_chars: int = Field(
+        600,
+        ge=0,
+        description="Characters of each runbook excerpt put in the prompt (0: whole chunks). On CPU "
+        "each prompt token costs every cold request about 6 ms.",
+    )
+    grammar: bool = Field(
+        True,
+        description="Constrain tool rounds with a grammar built from the tool schemas, so every "
+        "call the model writes parses and validates. Needs a server that accepts a GBNF `grammar` "
+        "field (llama-cpp-python's and llama.cpp's llama-server do; vLLM and Ollama do not).",
+    )
     max_body_bytes: int = Field(
         1_000_000, ge=1024, description="Largest accepted request body; larger gets HTTP 413."
     )

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 from agent.config import Settings
 from agent.errors import ConfigError, HalopsError
 from agent.llm.client import LLMClient, probe
+from agent.loop.grammar import tool_grammar
 from agent.loop.runner import AgentAnswer, AgentLoop, Retriever, ToolRunner
 from agent.server.metrics import Metrics
 from agent.server.schemas import ChatRequest
@@ -91,15 +92,17 @@ class Daemon:
         self._on_close = on_close or []
         self.llm = LLMClient(settings.llm)
         self.approvals = approvals
+        schemas = tool_schemas()
         self.loop = AgentLoop(
             llm=self.llm,
             tools=tools,
             store=self.store,
             settings=settings.agent,
-            tool_schemas=tool_schemas(),
+            tool_schemas=schemas,
             scrub=scrub,
             retriever=retriever,
             observe=self.metrics.observe,
+            grammar=tool_grammar(schemas) if settings.agent.grammar else None,
         )
 
     def chat(self, request: ChatRequest, *, request_id: str, client: str | None = None) -> AgentAnswer:

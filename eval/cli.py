@@ -31,6 +31,11 @@ def _summary(report: EvalReport) -> None:
         table.add_row(category, f"{score:.3f}")
     table.add_row("[bold]overall[/]", f"[bold]{report.overall:.3f}[/]")
     console.print(table)
+    # The done-when of the tool grammar: (nearly) every call the model emits must run.
+    share = report.calls_valid_share
+    valid = f"{report.calls_valid}/{report.calls_emitted}" + (f" ({share:.1%})" if share is not None else "")
+    grammar = "on" if report.grammar else "off"
+    console.print(f"schema-valid tool calls: {valid}; grammar {grammar}", highlight=False)
 
 
 def print_verdict(verdict: Verdict, baseline: str, candidate: str) -> None:
@@ -56,12 +61,23 @@ def run(
     ] = None,
     save: Annotated[Path | None, typer.Option("--save", help="Write the report (JSON) here.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    grammar: Annotated[
+        bool | None,
+        typer.Option(
+            "--grammar/--no-grammar",
+            help="Constrain replies with the tool grammar, or not (default: agent.grammar).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Score a model on the eval cases (greedy, the agent's prompt and tools, no retrieval)."""
     from eval import gate
 
     settings = load(ctx, config)
+    if grammar is not None:  # measured both ways for the grammar's before/after (docs/eval.md)
+        settings = settings.model_copy(
+            update={"agent": settings.agent.model_copy(update={"grammar": grammar})}
+        )
     if cases is not None:
         settings = settings.model_copy(update={"eval": settings.eval.model_copy(update={"cases": cases})})
     if url is not None:

@@ -41,29 +41,25 @@ class _Args(BaseModel):
 class ShellArgs(_Args):
     """Runs on the halops host itself."""
 
-    command: str = Field(description="Shell command line to run on the halops host.")
+    command: str
 
 
 class SshArgs(_Args):
-    host: str = Field(description="Inventory name of the host.")
-    command: str = Field(description="Shell command line to run on that host.")
+    host: str
+    command: str
 
 
 class IpmiArgs(_Args):
-    host: str = Field(description="Inventory name of the host whose BMC to use.")
-    action: IpmiAction = Field(description="What to ask the BMC.")
-    value: str | None = Field(
-        None, description="Argument of the action (boot_device: pxe|disk|cdrom|bios; identify: on|off)."
-    )
+    host: str
+    action: IpmiAction
+    value: str | None = Field(None, description="boot_device: pxe|disk|cdrom|bios; identify: on|off")
 
 
 class HttpArgs(_Args):
-    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = Field(
-        description="HTTP method."
-    )
-    url: str = Field(description="http(s) URL; the host may be an inventory name (http://web1:8080/x).")
-    headers: dict[str, str] | None = Field(None, description="Extra request headers.")
-    body: str | dict[str, Any] | None = Field(None, description="Request body; a dict is sent as JSON.")
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    url: str = Field(description="its host is an inventory name")
+    headers: dict[str, str] | None = None
+    body: str | dict[str, Any] | None = Field(None, description="a dict is sent as JSON")
 
 
 ARG_MODELS: dict[ToolName, type[_Args]] = {
@@ -74,10 +70,10 @@ ARG_MODELS: dict[ToolName, type[_Args]] = {
 }
 
 TOOL_DESCRIPTIONS: dict[ToolName, str] = {
-    ToolName.SHELL: "Run a read-only diagnostic command on the halops host itself.",
+    ToolName.SHELL: "Run a read-only command on the halops host itself.",
     ToolName.SSH: "Run a command on an inventory host over SSH.",
-    ToolName.IPMI: "Query or control a host's BMC over IPMI (power, sensors, event log, boot device).",
-    ToolName.HTTP: "Make an HTTP request to a service on an inventory host.",
+    ToolName.IPMI: "Ask or control a host's BMC (power, sensors, event log).",
+    ToolName.HTTP: "HTTP request to a service on an inventory host.",
 }
 
 TypedArgs = ShellArgs | SshArgs | IpmiArgs | HttpArgs
@@ -99,16 +95,47 @@ class ToolCall(BaseModel):
         return ARG_MODELS[ToolName(self.tool)].model_validate(self.arguments)
 
 
+def _compact(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A property schema without what the model does not need: titles, defaults, null branches.
+
+    Every token of the schemas is in every prompt (and every training example), so they say only
+    the type, the allowed values and what the field means.
+    """
+    if "$ref" in schema:
+        schema = {**defs[schema["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
+    out: dict[str, Any] = {}
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if len(options) == 1:
+        out.update(_compact(options[0], defs))
+    elif options:
+        out["anyOf"] = [_compact(o, defs) for o in options]
+    for key in ("type", "enum", "additionalProperties"):
+        if key in schema:
+            value = schema[key]
+            out[key] = _compact(value, defs) if isinstance(value, dict) else value
+    if schema.get("description"):
+        out["description"] = schema["description"]
+    return out
+
+
 def tool_schemas() -> list[dict[str, Any]]:
     """OpenAI-style function schemas of every tool, for the prompt's `<tools>` block."""
-    return [
-        {
-            "type": "function",
-            "function": {
-                "name": name.value,
-                "description": TOOL_DESCRIPTIONS[name],
-                "parameters": model.model_json_schema(),
-            },
-        }
-        for name, model in ARG_MODELS.items()
-    ]
+    out = []
+    for name, model in ARG_MODELS.items():
+        raw = model.model_json_schema()
+        defs = raw.get("$defs", {})
+        out.append(
+            {
+                "type": "function",
+                "function": {
+                    "name": name.value,
+                    "description": TOOL_DESCRIPTIONS[name],
+                    "parameters": {
+                        "type": "object",
+                        "properties": {k: _compact(v, defs) for k, v in raw["properties"].items()},
+                        "required": raw.get("required", []),
+                    },
+                },
+            }
+        )
+    return out

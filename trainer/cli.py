@@ -15,6 +15,7 @@ import typer
 
 from agent.cli.common import ConfigOpt, console, fail, load
 from agent.errors import HalopsError
+from trainer.bootstrap_cli import bootstrap
 
 jobs_app = typer.Typer(help="Training jobs: list, show, logs, cancel.", no_args_is_help=True)
 
@@ -277,4 +278,5 @@ def register(app: typer.Typer) -> None:
     app.command("merge")(merge)
     app.command("convert")(convert)
     app.command("retrain")(retrain)
+    app.command("bootstrap")(bootstrap)
     app.add_typer(jobs_app, name="jobs")

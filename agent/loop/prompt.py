@@ -16,21 +16,14 @@ from typing import Any, Protocol
 
 Message = dict[str, Any]
 
-TOOLS_HEADER = (
-    "# Tools\n\n"
-    "You may call one or more functions to assist with the user query.\n\n"
-    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
-)
-TOOLS_FOOTER = (
-    "\n</tools>\n\n"
-    "For each function call, return a json object with function name and arguments within "
-    "<tool_call></tool_call> XML tags:\n"
-    '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>'
-)
+TOOLS_HEADER = "# Tools\n\nTo run a tool, reply with only this, once per call:\n"
+TOOLS_HEADER += '<tool_call>\n{"name": "<tool>", "arguments": {<arguments>}}\n</tool_call>\n\n<tools>\n'
+TOOLS_FOOTER = "\n</tools>"
 FINAL_ROUND = (
     "You have used all your tool rounds. Do not call any tool now: answer the user with what the "
     "tool results above show, and say what is still unknown."
 )
+CONTEXT_HEADER = "# Runbook excerpts (cite the source when you use one)"
 
 
 class ContextChunk(Protocol):
@@ -46,27 +39,84 @@ class RenderedResult:
     payload: dict[str, Any]
 
 
+def static_prompt(instructions: str, *, tools: Sequence[dict[str, Any]] | None) -> str:
+    """The part of the system prompt that is the same for every request: instructions, then tools.
+
+    It opens every prompt byte for byte, so the model server evaluates it once per start and reuses
+    its KV cache for every request after (llama.cpp matches the longest common token prefix).
+    """
+    parts = [instructions.strip()]
+    if tools:
+        parts.append(TOOLS_HEADER + "\n".join(signature(t) for t in tools) + TOOLS_FOOTER)
+    return "\n\n".join(parts)
+
+
+def _type(schema: dict[str, Any]) -> str:
+    if "enum" in schema:
+        return "|".join(json.dumps(v) for v in schema["enum"])
+    if "anyOf" in schema:
+        return "|".join(_type(s) for s in schema["anyOf"])
+    return str(schema.get("type", "any"))
+
+
+def signature(tool: dict[str, Any]) -> str:
+    """`ssh(host: string, command: string) - Run a command ...`: a tool in a third of the tokens.
+
+    The full JSON schemas cost ~640 tokens of SmolLM2's tokenizer for four tools, paid by every
+    cold request and every training example; a signature line says the same to a model (names,
+    types, allowed values, what is optional). The grammar (agent.loop.grammar) still enforces the
+    full schema, so nothing is lost in validation.
+    """
+    fn = tool.get("function", tool)
+    params = fn.get("parameters") or {}
+    required = set(params.get("required", []))
+    args = []
+    for name, schema in (params.get("properties") or {}).items():
+        hint = f" ({schema['description']})" if "description" in schema and "enum" not in schema else ""
+        args.append(f"{name}{'' if name in required else '?'}: {_type(schema)}{hint}")
+    return f"{fn['name']}({', '.join(args)}) - {fn.get('description', '')}".rstrip(" -")
+
+
 def system_prompt(
     instructions: str,
     *,
     tools: Sequence[dict[str, Any]] | None,
     context: Sequence[ContextChunk] = (),
     client_system: str | None = None,
+    context_chars: int = 0,
 ) -> str:
-    parts = [instructions.strip()]
-    if client_system:
-        parts.append("# Additional instructions from the client\n\n" + client_system.strip())
+    """The static prompt, then what varies per request: runbook excerpts, the client's system text.
+
+    Nothing per-request comes before the tool block, so a new question only costs its own tokens.
+    `context_chars` > 0 clips each excerpt (head kept): on CPU every prompt token is paid per request.
+    """
+    parts = [static_prompt(instructions, tools=tools)]
     if context:
-        lines = ["# Runbook excerpts (cite the source when you use one)"]
+        lines = [CONTEXT_HEADER]
         for i, chunk in enumerate(context, 1):
             where = f"{chunk.source} › {chunk.heading}" if chunk.heading else chunk.source
-            lines.append(f"\n[{i}] {where}\n{chunk.text.strip()}")
+            text = chunk.text.strip()
+            if context_chars and len(text) > context_chars:
+                text = text[:context_chars].rsplit(" ", 1)[0] + " …"
+            lines.append(f"\n[{i}] {where}\n{text}")
         parts.append("\n".join(lines))
-    if tools:
-        parts.append(TOOLS_HEADER + "\n".join(json.dumps(t) for t in tools) + TOOLS_FOOTER)
-    else:
-        parts.append(FINAL_ROUND)
+    if client_system:
+        parts.append("# Additional instructions from the client\n\n" + client_system.strip())
     return "\n\n".join(parts)
+
+
+def final_round(messages: list[Message]) -> list[Message]:
+    """The last round's prompt: the same messages, the no-more-tools note after the newest turn.
+
+    The note goes at the end, not into the system prompt, so the cached prefix stays valid.
+    """
+    out = [dict(m) for m in messages]
+    last = out[-1] if out else None
+    if last is not None and last["role"] == "user":
+        last["content"] = (last.get("content") or "") + "\n\n" + FINAL_ROUND
+    else:
+        out.append({"role": "user", "content": FINAL_ROUND})
+    return out
 
 
 def tool_response_message(results: Sequence[RenderedResult]) -> Message:

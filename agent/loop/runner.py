@@ -20,6 +20,7 @@ from agent.loop.prompt import (
     ContextChunk,
     RenderedResult,
     clip,
+    final_round,
     fit_context,
     system_prompt,
     tool_response_message,
@@ -126,6 +127,7 @@ class AgentLoop:
         scrub: Callable[[str], str],
         retriever: Retriever | None = None,
         observe: Observer | None = None,
+        grammar: str | None = None,
     ):
         self.llm = llm
         self.tools = tools
@@ -135,6 +137,8 @@ class AgentLoop:
         self.scrub = scrub
         self.retriever = retriever
         self.observe = observe or (lambda event, data: None)
+        # GBNF for tool rounds (agent.loop.grammar): every call the model writes parses and validates.
+        self.grammar = grammar
 
     def _context(self, conversation: list[Message]) -> list[ContextChunk]:
         if self.retriever is None or self.settings.rag_k == 0:
@@ -172,27 +176,35 @@ class AgentLoop:
         context = self._context(conversation)
         answer.sources = sorted({c.source for c in context})
         scratch: list[Message] = []
-        system = first_system = ""
+        # One system prompt for every round: the final round adds its note at the end instead of
+        # dropping the tool block, so the model server's cached prefix survives to the answer.
+        system = system_prompt(
+            self.settings.instructions,
+            tools=self.tool_schemas,
+            context=context,
+            client_system=client_system,
+            context_chars=self.settings.rag_excerpt_chars,
+        )
         try:
             for iteration in range(self.settings.max_iterations):
                 final = iteration == self.settings.max_iterations - 1
-                system = system_prompt(
-                    self.settings.instructions,
-                    tools=None if final else self.tool_schemas,
-                    context=context,
-                    client_system=client_system,
-                )
-                first_system = first_system or system
                 prompt = fit_context(
                     [{"role": "system", "content": system}, *conversation, *scratch],
                     self.settings.max_prompt_chars,
                 )
+                if final:
+                    prompt = final_round(prompt)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise DeadlineExceededError(
                         f"request took longer than {self.settings.request_timeout_s:.0f}s"
                     )
-                result = self.llm.chat(prompt, stop=STOP, timeout_s=remaining)
+                result = self.llm.chat(
+                    prompt,
+                    stop=STOP,
+                    timeout_s=remaining,
+                    grammar=None if final else self.grammar,
+                )
                 answer.iterations = iteration + 1
                 answer.prompt_tokens += result.prompt_tokens or 0
                 answer.completion_tokens += result.completion_tokens or 0
@@ -224,7 +236,7 @@ class AgentLoop:
                 status="error",
                 answer=None,
                 error=f"{type(exc).__name__}: {exc}",
-                system_prompt=first_system,
+                system_prompt=system,
                 iterations=answer.iterations,
                 prompt_tokens=answer.prompt_tokens,
                 completion_tokens=answer.completion_tokens,
@@ -235,7 +247,7 @@ class AgentLoop:
             turn_id,
             status="ok",
             answer=answer.content,
-            system_prompt=first_system,
+            system_prompt=system,
             iterations=answer.iterations,
             prompt_tokens=answer.prompt_tokens,
             completion_tokens=answer.completion_tokens,
