@@ -175,7 +175,7 @@ class Builder:
             phrase = f"on {host}"
         params.setdefault("host", host)
         inv = self.inventory(host)
-        output = self._observed(call) or diag.render(rng, params, full)
+        output = (None if follow else self._observed(call)) or diag.render(rng, params, full)
         outcome = self.outcome(call, inv, output)
         messages = [{"role": "system", "content": self.system(diag.id)}, {"role": "user", "content": ask}]
         messages += self.step(call, outcome)
