@@ -225,7 +225,7 @@ def check_recipe(cfg: RecipeConfig, *, has_cuda: bool | None = None) -> list[tup
         problems.append(("quantization", "nf4 needs bitsandbytes installed"))
     if cfg.early_stopping_patience and not cfg.eval_steps:
         problems.append(("early_stopping_patience", "early stopping needs eval_steps > 0"))
-    if cfg.eval_steps and cfg.save_steps % cfg.eval_steps:
+    if cfg.engine == "trl" and cfg.eval_steps and cfg.save_steps % cfg.eval_steps:
         # load_best_model_at_end-style bookkeeping needs checkpoints on evaluation steps.
         problems.append(("save_steps", f"must be a multiple of eval_steps ({cfg.eval_steps})"))
     if cfg.max_steps == 0 or cfg.max_steps < -1:

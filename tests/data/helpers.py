@@ -119,4 +119,6 @@ def ops_session(path: Path, session: str, *, exchanges: int = 3, secret: str | N
 
 def settings_for(tmp: Path, tokenizer: Path, **data: Any) -> Settings:
     data.setdefault("skills_dir", tmp / "no-skills")
+    # The session strategies' tests count exact outputs: synth episodes only where a test asks.
+    data.setdefault("synth_episodes", 0)
     return Settings(data_dir=tmp / "state", data=DataSettings(tokenizer=tokenizer, **data))

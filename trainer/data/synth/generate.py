@@ -48,6 +48,16 @@ class SynthRequest:
     excerpt_chars: int = 600
 
 
+    def fingerprint(self) -> str:
+        """What the output is a function of (besides this code): equal fingerprints, equal bytes."""
+        blob = json.dumps(
+            [self.episodes, self.seed, self.instructions, list(self.split_ratios), sorted(self.exclude_prompts),
+             sorted(self.exclude_hosts), str(self.runbooks), self.excerpt_share, self.excerpt_chars],
+            default=str,
+        )  # fmt: skip
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 @dataclass
 class SynthResult:
     counts: dict[str, int] = field(default_factory=dict)
@@ -124,7 +134,13 @@ def generate(req: SynthRequest) -> list[dict[str, Any]]:
             {
                 "id": session,
                 "messages": messages,
-                "metadata": {"session_id": session, "source": "synth", "kind": kind, "task": task},
+                "metadata": {
+                    "session_id": session,
+                    "source": "synth",
+                    "strategy": "synth",
+                    "kind": kind,
+                    "task": task,
+                },
             }
         )
     return rows
@@ -174,6 +190,7 @@ def write(req: SynthRequest, counter: Any | None = None) -> SynthResult:
     result.by_kind = dict(sorted(Counter(r["metadata"]["kind"] for r in rows).items()))
     tokens = sorted(r["metadata"].get("n_tokens", 0) for r in rows)
     report = {
+        "fingerprint": req.fingerprint(),
         "seed": req.seed,
         "episodes": len(rows),
         "splits": result.counts,
