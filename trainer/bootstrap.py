@@ -170,7 +170,7 @@ def _train(settings, steps: Steps, episodes, overrides, say, on_train, result) -
         n = episodes or settings.data.synth_episodes
         say(f"data: {n} synth episodes")
         synth.run(settings, episodes=n, out=steps.data)
-    cfg = load_recipe(RECIPE, [*overrides, f"dataset_dir={steps.data}"])
+    cfg = load_recipe(RECIPE, list(overrides), dataset_default=steps.data)
     work = WorkDirs(settings.trainer.resolve_work_dir(settings.data_dir))
     state = steps.read()
     job_id = state.get("job_id")

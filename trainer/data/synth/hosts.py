@@ -31,7 +31,8 @@ class HostNames:
     def pick(self, rng: random.Random) -> str:
         while True:
             name = self._make(rng)
-            if name.lower() not in self.exclude:
+            # "node30.prod" names node30 too: the short name must not be an eval host either.
+            if name.lower() not in self.exclude and name.split(".")[0].lower() not in self.exclude:
                 return name
 
     @staticmethod
