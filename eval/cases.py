@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import yaml
 
-from agent.loop.parser import ParsedReply
 from eval.errors import EvalError
+from halops.parser import ParsedReply
 
 
 def default_cases() -> Path:

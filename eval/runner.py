@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from agent.errors import LLMError, LLMUnavailableError
-from agent.llm.client import LLMClient
-from agent.loop.parser import parse_reply
-from agent.loop.prompt import system_prompt
-from agent.loop.runner import STOP
 from eval.cases import EvalCase
 from eval.errors import EvalError
 from eval.report import CaseResult, EvalReport
-from safety.calls import tool_schemas
+from halops.calls import tool_schemas
+from halops.errors import LLMError, LLMUnavailableError
+from halops.llm.client import LLMClient
+from halops.parser import STOP, parse_reply
+from halops.prompt import system_prompt
 from safety.scrub import scrub
 
 

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agent.config import AgentSettings
-from agent.errors import HalopsError
-from agent.llm.client import LLMClient
-from agent.loop.parser import parse_reply
-from agent.loop.prompt import (
+from agent.transcripts.store import TranscriptStore
+from halops.calls import ToolCall
+from halops.errors import HalopsError
+from halops.llm.client import LLMClient
+from halops.parser import STOP, parse_reply
+from halops.prompt import (
     ContextChunk,
     RenderedResult,
     clip,
@@ -24,12 +26,8 @@ from agent.loop.prompt import (
     system_prompt,
     tool_response_message,
 )
-from agent.transcripts.store import TranscriptStore
-from safety.calls import ToolCall
 
 Message = dict[str, Any]
-# The model must not write the tools' answers itself.
-STOP = ["<tool_response>"]
 
 
 class DeadlineExceededError(HalopsError):

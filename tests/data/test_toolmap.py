@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.loop.parser import parse_reply
-from safety.calls import ARG_MODELS, ToolName, tool_schemas
+from halops.calls import ARG_MODELS, ToolName, tool_schemas
+from halops.parser import parse_reply
 from tests.data.helpers import FIXTURES, Log, settings_for, text, tool_use
 from trainer.data import chatml, pipeline
 from trainer.data.stages import Layout

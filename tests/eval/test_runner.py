@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from agent.config import LlmSettings
-from agent.llm.client import LLMClient
 from eval.cases import EvalCase
 from eval.errors import EvalError
 from eval.runner import run_eval
+from halops.llm.client import LLMClient
+from halops.llm.config import LlmSettings
 from tests.support.procs import free_port
 from tests.support.scripted_llm import ScriptedModel, call
 
