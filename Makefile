@@ -63,7 +63,7 @@ bench: setup
 	$(BIN)/python bench/llm_bench.py
 
 lint: setup-test
-	$(BIN)/ruff check agent rag safety trainer eval tests bench
+	$(BIN)/ruff check halops agent rag safety trainer eval tests bench
 
 clean:
 	rm -rf $(VENV) .halops .pytest_cache

@@ -24,7 +24,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.config import Settings, load_settings  # noqa: E402
+from agent.cli.settings import Settings, load_settings  # noqa: E402
 from agent.loop import prompt as prompt_mod  # noqa: E402
 from agent.loop import runner as runner_mod  # noqa: E402
 from tests.support.daemon import serve_daemon  # noqa: E402

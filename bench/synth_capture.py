@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from agent.executors.dispatch import Executors  # noqa: E402
-from safety.calls import ToolCall  # noqa: E402
+from halops.calls import ToolCall  # noqa: E402
 from tests.support import sshd  # noqa: E402
 from tests.support.fleet import Fleet, add_ssh_host  # noqa: E402
 from trainer.data.synth.outputs import SERVICES  # noqa: E402

@@ -23,8 +23,6 @@ from typing import Any, Literal
 
 import yaml
 
-from agent.loop.parser import ParsedReply
-from agent.loop.prompt import RenderedResult, tool_response_message
 from eval.errors import EvalError
 from eval.scoring import (
     Fragment,
@@ -36,11 +34,13 @@ from eval.scoring import (
     score_tool,
     texts_of,
 )
-from safety.calls import ToolCall, ToolName
+from halops.calls import ToolCall, ToolName
+from halops.parser import ParsedReply
+from halops.prompt import RenderedResult, tool_response_message
 
 Message = dict[str, Any]
 KINDS = ("tool", "answer", "episode")
-# What `ToolOutcome.for_model` (agent/loop/runner.py) can put in a result the model sees.
+# What `ToolOutcome.for_model` (halops/outcome.py) can put in a result the model sees.
 STATUSES = ("ok", "error", "timeout", "denied", "approval_required")
 RESULT_KEYS = {"status", "exit_code", "stdout", "stderr", "reason", "approval_id", "truncated"}
 _URL_HOST = re.compile(r"https?://([^/:\s'\"?#]+)")

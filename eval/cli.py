@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agent.cli.common import ConfigOpt, console, fail, load
-from agent.errors import HalopsError
 from eval.report import CaseResult, EvalReport, Verdict
+from halops.cli import ConfigOpt, console, fail, load
+from halops.errors import HalopsError
 
 app = typer.Typer(help="Score a model on the eval cases; compare two reports.", no_args_is_help=True)
 REGRESSED = 3  # exit status of a gate that refused a model: not an error, a decision
@@ -132,9 +132,8 @@ def deploy(
     config: ConfigOpt = None,
 ) -> None:
     """Score GGUF against the deployed model; activate it only if it does not regress (else exit 3)."""
-    from agent.cli.up import up_pid_path
-    from agent.supervisor import signal_reload
     from eval import gate
+    from halops.pidfile import signal_reload, up_pid_path
 
     settings = load(ctx, config)
     console.print("scoring the deployed model (reused when already scored) and the candidate")

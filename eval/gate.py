@@ -15,16 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import Settings
-from agent.llm.client import LLMClient
-from agent.llm.models import ModelStore
-from agent.loop.grammar import tool_grammar
 from eval.cases import default_cases, load_cases
 from eval.errors import EvalError
 from eval.report import CaseResult, EvalReport, Verdict, compare
 from eval.runner import run_eval
 from eval.serving import serve
-from safety.calls import tool_schemas
+from halops.calls import tool_schemas
+from halops.grammar import tool_grammar
+from halops.llm.client import LLMClient
+from halops.llm.models import ModelStore
+from halops.settings import RootSettings as Settings
 
 REJECTED_FILE = "REJECTED.json"
 OnCase = Callable[[CaseResult], None]

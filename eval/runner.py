@@ -5,16 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from agent.errors import LLMError, LLMUnavailableError
-from agent.llm.client import LLMClient
-from agent.loop.parser import parse_reply
-from agent.loop.prompt import system_prompt
-from agent.loop.runner import STOP
 from eval.cases import EvalCase
 from eval.errors import EvalError
 from eval.report import CaseResult, EvalReport
 from eval.scoring import call_validity
-from safety.calls import tool_schemas
+from halops.calls import tool_schemas
+from halops.errors import LLMError, LLMUnavailableError
+from halops.llm.client import LLMClient
+from halops.parser import STOP, parse_reply
+from halops.prompt import system_prompt
 from safety.scrub import scrub
 
 
@@ -36,7 +35,7 @@ def run_eval(
     stores. A dead server aborts the whole run (EvalError): a half-scored report must not be
     compared with a whole one. A timeout or malformed response scores that case 0.
 
-    `grammar` (GBNF, agent.loop.grammar) is sent with every case, as the agent sends it on its tool
+    `grammar` (GBNF, halops.grammar) is sent with every case, as the agent sends it on its tool
     rounds, so the eval scores the model as the agent runs it. Every emitted call is also checked
     against the tool schemas (`CaseResult.calls`/`valid_calls`), whatever the case expected.
     """

@@ -14,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agent.cli.common import ConfigOpt, console, err_console, fail, load
+from halops.cli import ConfigOpt, console, err_console, fail, load
 
 app = typer.Typer(help="Runbook retrieval: ingest, query, eval.", no_args_is_help=True)
 

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from agent.cli.common import ConfigOpt, console, load
-from safety.calls import ToolCall
+from halops.calls import ToolCall
+from halops.cli import ConfigOpt, console, load
 from safety.check import check, shell_analysis
 from safety.decision import Verdict
 from safety.inventory import Inventory, load_inventory

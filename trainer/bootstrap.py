@@ -110,7 +110,7 @@ def bootstrap(
     on_train: Callable[[Any], None] | None = None,
     on_case: Callable[[Any], None] | None = None,
 ) -> BootstrapResult:
-    from agent.llm.models import ModelStore
+    from halops.llm.models import ModelStore
     from eval.gate import deploy
 
     steps = Steps(settings.data_dir / "bootstrap")

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from agent.cli.common import ConfigOpt, console, err_console, fail, load
-from agent.errors import HalopsError
+from halops.cli import ConfigOpt, console, err_console, fail, load
+from halops.errors import HalopsError
 
 
 class _TrainBar:

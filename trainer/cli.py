@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, console, fail, load
-from agent.errors import HalopsError
+from halops.cli import ConfigOpt, console, fail, load
+from halops.errors import HalopsError
 from trainer.bootstrap_cli import bootstrap
 
 jobs_app = typer.Typer(help="Training jobs: list, show, logs, cancel.", no_args_is_help=True)
@@ -125,7 +125,7 @@ def convert(
     config: ConfigOpt = None,
 ) -> None:
     """Merged model → GGUF f16 + Q4_K_M + Q5_K_M + Modelfile; succeeds only if the GGUF answers."""
-    from agent.llm.models import ModelStore
+    from halops.llm.models import ModelStore
     from trainer import export
     from trainer.jobs import JobStore
 

@@ -96,7 +96,7 @@ class RecipeConfig(BaseModel):
 
     def resolved_base(self) -> Path:
         if self.base_model == "bundled":
-            from agent.llm.models import bundled_model
+            from halops.llm.models import bundled_model
 
             return bundled_model()
         return Path(self.base_model).expanduser()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, console, err_console, load
+from halops.cli import ConfigOpt, console, err_console, load
 
 app = typer.Typer(help="The agent daemon: OpenAI-compatible chat with tools.", no_args_is_help=True)
 

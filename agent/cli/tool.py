@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, console, err_console, fail, load
+from halops.cli import ConfigOpt, console, err_console, fail, load
 
 app = typer.Typer(help="Run one tool call through safety and its executor.", no_args_is_help=True)
 

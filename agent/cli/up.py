@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import httpx
 import typer
 
-from agent.cli.common import ConfigOpt, console, load
-from agent.llm.client import probe
-from agent.llm.models import resolve_model
-from agent.supervisor import ChildSpec, Supervisor, pid_file
+from agent.supervisor import ChildSpec, Supervisor
+from halops.cli import ConfigOpt, console, load
+from halops.llm.client import probe
+from halops.llm.models import resolve_model
+from halops.pidfile import pid_file, up_pid_path
 
 
 def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
@@ -66,10 +66,6 @@ def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
     with pid_file(up_pid_path(settings.data_dir)):
         code = sup.run(on_ready=ready)
     raise typer.Exit(code)
-
-
-def up_pid_path(data_dir: Path) -> Path:
-    return data_dir / "run" / "up.pid"
 
 
 def _healthy(url: str) -> bool:

@@ -13,62 +13,26 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agent.config import AgentSettings
-from agent.errors import HalopsError
-from agent.llm.client import LLMClient
-from agent.loop.parser import parse_reply
-from agent.loop.prompt import (
+from agent.transcripts.store import TranscriptStore
+from halops.calls import ToolCall
+from halops.errors import HalopsError
+from halops.llm.client import LLMClient
+from halops.parser import STOP, parse_reply
+from halops.outcome import ToolOutcome
+from halops.prompt import (
     ContextChunk,
     RenderedResult,
-    clip,
     final_round,
     fit_context,
     system_prompt,
     tool_response_message,
 )
-from agent.transcripts.store import TranscriptStore
-from safety.calls import ToolCall
 
 Message = dict[str, Any]
-# The model must not write the tools' answers itself.
-STOP = ["<tool_response>"]
 
 
 class DeadlineExceededError(HalopsError):
     """The request ran past agent.request_timeout_s."""
-
-
-@dataclass
-class ToolOutcome:
-    """What running one call produced, whatever happened (denied, approval needed, failed...)."""
-
-    status: str  # ok | error | timeout | denied | approval_required
-    verdict: str | None = None
-    rule: str | None = None
-    reason: str | None = None
-    exit_code: int | None = None
-    stdout: str = ""
-    stderr: str = ""
-    truncated: bool = False
-    duration_ms: float | None = None
-    approval_id: str | None = None
-
-    def for_model(self, limit: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": self.status}
-        if self.exit_code is not None:
-            out["exit_code"] = self.exit_code
-        if self.status in {"denied", "approval_required", "error"} and self.reason:
-            out["reason"] = self.reason
-        if self.approval_id:
-            out["approval_id"] = self.approval_id
-        if self.stdout:
-            out["stdout"], cut = clip(self.stdout, limit)
-            self.truncated = self.truncated or cut
-        if self.stderr:
-            out["stderr"], cut = clip(self.stderr, max(limit // 4, 200))
-            self.truncated = self.truncated or cut
-        if self.truncated:
-            out["truncated"] = True
-        return out
 
 
 @dataclass(frozen=True)
@@ -137,7 +101,7 @@ class AgentLoop:
         self.scrub = scrub
         self.retriever = retriever
         self.observe = observe or (lambda event, data: None)
-        # GBNF for tool rounds (agent.loop.grammar): every call the model writes parses and validates.
+        # GBNF for tool rounds (halops.grammar): every call the model writes parses and validates.
         self.grammar = grammar
 
     def _context(self, conversation: list[Message]) -> list[ContextChunk]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.llm.models import ModelStore
+from halops.llm.models import ModelStore
 from tests.support.procs import free_port, halops_argv, stop, wait_for
 from trainer import bootstrap as boot
 

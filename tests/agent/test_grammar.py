@@ -13,11 +13,11 @@ import re
 import pytest
 
 from agent.config import DEFAULT_INSTRUCTIONS
-from agent.loop.grammar import tool_grammar
-from agent.loop.parser import parse_reply
-from agent.loop.prompt import system_prompt
+from halops.grammar import tool_grammar
+from halops.parser import parse_reply
+from halops.prompt import system_prompt
 from agent.loop.runner import STOP
-from safety.calls import tool_schemas
+from halops.calls import tool_schemas
 
 
 def _rules(grammar: str) -> dict[str, str]:
@@ -55,7 +55,7 @@ def test_llama_cpp_accepts_the_grammar() -> None:
 def test_real_model_calls_are_valid_under_the_grammar(model_server) -> None:
     """Greedy replies of the bundled model to tool questions: with the grammar every call parses
     and validates against its schema (and names a real tool)."""
-    from agent.llm.client import LLMClient
+    from halops.llm.client import LLMClient
 
     system = system_prompt(DEFAULT_INSTRUCTIONS, tools=tool_schemas())
     grammar = tool_grammar(tool_schemas())

@@ -7,13 +7,14 @@ import re
 
 import pytest
 
-from agent.config import AgentSettings, LlmSettings
-from agent.errors import LLMTimeoutError, LLMUnavailableError
-from agent.llm.client import LLMClient
-from agent.loop.prompt import FINAL_ROUND, static_prompt
+from agent.config import AgentSettings
 from agent.loop.runner import AgentLoop, ToolOutcome
 from agent.transcripts.store import TranscriptStore
-from safety.calls import tool_schemas
+from halops.calls import tool_schemas
+from halops.errors import LLMTimeoutError, LLMUnavailableError
+from halops.llm.client import LLMClient
+from halops.llm.config import LlmSettings
+from halops.prompt import FINAL_ROUND, static_prompt
 from tests.support.procs import free_port
 from tests.support.scripted_llm import ScriptedModel, call
 

@@ -7,8 +7,8 @@ import subprocess
 import pytest
 from llama_cpp import Llama
 
-from agent.llm.client import LLMClient
-from agent.llm.models import bundled_model
+from halops.llm.client import LLMClient
+from halops.llm.models import bundled_model
 from tests.support.procs import free_port, halops_argv
 
 pytestmark = pytest.mark.model

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent.config import Settings
+from agent.cli.settings import Settings
 from trainer.data.config import DataSettings
 
 REPO = Path(__file__).resolve().parents[2]

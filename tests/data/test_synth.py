@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from agent.config import DEFAULT_INSTRUCTIONS
-from agent.loop.parser import parse_reply
-from agent.loop.prompt import static_prompt
+from halops.parser import parse_reply
+from halops.prompt import static_prompt
 from eval.cases import eval_hosts, eval_prompts
-from safety.calls import tool_schemas
+from halops.calls import tool_schemas
 from tests.support.procs import halops_argv
 from trainer.data.synth import facts
 from trainer.data.synth.generate import SynthRequest, check_rows, generate, split_of, write

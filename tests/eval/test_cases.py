@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.loop.parser import parse_reply
 from eval.cases import EvalCase, load_cases
 from eval.errors import EvalError
+from halops.parser import parse_reply
 
 pytestmark = pytest.mark.unit
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from agent.loop.parser import CallError, ParsedReply, parse_reply
-from agent.loop.prompt import RenderedResult, tool_response_message
+from halops.parser import CallError, ParsedReply, parse_reply
+from halops.prompt import RenderedResult, tool_response_message
 from eval.cases import EvalCase, Step
 from eval.scoring import call_validity, figures, ungrounded
-from safety.calls import ToolCall
+from halops.calls import ToolCall
 from tests.support.scripted_llm import call
 
 pytestmark = pytest.mark.unit

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from agent.config import LlmSettings
-from agent.llm.client import LLMClient
-from agent.loop.prompt import system_prompt
 from eval.cases import EvalCase, Step
 from eval.errors import EvalError
 from eval.runner import run_eval
-from safety.calls import tool_schemas
+from halops.calls import tool_schemas
+from halops.llm.client import LLMClient
+from halops.llm.config import LlmSettings
+from halops.prompt import system_prompt
 from tests.support.procs import free_port
 from tests.support.scripted_llm import ScriptedModel, call
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.models import ModelStore
+from halops.llm.models import ModelStore
 from tests.support.procs import halops_argv, stop, wait_for
 from trainer import bootstrap as boot
 from trainer.jobs import JobStore

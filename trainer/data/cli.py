@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent.cli.common import ConfigOpt, console, err_console, load
+from halops.cli import ConfigOpt, console, err_console, load
 
 app = typer.Typer(help="Training data: extract, qualify, curate, augment, validate.", no_args_is_help=True)
 T = TypeVar("T")

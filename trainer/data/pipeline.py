@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import Settings
+from halops.settings import RootSettings as Settings
 from trainer.data.stages import STAGES, Layout, Progress, StageResult
 
 

@@ -42,7 +42,7 @@ Not mapped (None, the call is kept as Claude Code wrote it): other tools (`Read`
 Bash call without a non-blank `command` string, `run_in_background` calls (the agent has no
 background shells; their result is a shell id, not output) and interactive ssh logins.
 
-Every mapped result is validated with the agent's argument model (`safety.calls.ARG_MODELS`); a
+Every mapped result is validated with the agent's argument model (`halops.calls.ARG_MODELS`); a
 call that does not validate goes to `shell` instead. Host names are kept as written (`root@db2` →
 `db2`, `-H node12-bmc` → `node12-bmc`); inventory names cannot be checked here.
 """
@@ -57,7 +57,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from safety.calls import ARG_MODELS, ToolName
+from halops.calls import ARG_MODELS, ToolName
 
 Word = tuple[str, bool]  # (text after quote removal, literal: no expansion by the local shell)
 Mapped = tuple[str, dict[str, Any]]

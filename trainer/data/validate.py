@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import safety.secret_rules as rules
-from agent.loop.parser import parse_reply
+from halops.parser import parse_reply
 from safety.scrub import scrub
 from trainer.data import augment, chatml, curate, dedup, report, split
 from trainer.data.config import DataSettings

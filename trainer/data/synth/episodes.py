@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.loop.prompt import RenderedResult, system_prompt, tool_response_message
-from agent.loop.runner import ToolOutcome
-from safety.calls import ToolCall, tool_schemas
+from halops.prompt import RenderedResult, system_prompt, tool_response_message
+from halops.outcome import ToolOutcome
+from halops.calls import ToolCall, tool_schemas
 from safety.check import check
 from safety.decision import Verdict
 from safety.inventory import BmcEndpoint, Host, HttpEndpoint, Inventory, SshEndpoint

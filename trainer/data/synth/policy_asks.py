@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from agent.loop.runner import ToolOutcome
-from safety.calls import ToolCall
+from halops.outcome import ToolOutcome
+from halops.calls import ToolCall
 from trainer.data.synth.outputs import Output
 
 # (ask, tool, arguments): ordinary state changes. The policy sends these for approval.

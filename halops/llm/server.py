@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from agent.config import ServerSettings
+from halops.llm.config import ServerSettings
 
 
 def embedded_argv(settings: ServerSettings, model: Path, *, alias: str) -> list[str]:

@@ -64,7 +64,7 @@ def signature(tool: dict[str, Any]) -> str:
 
     The full JSON schemas cost ~640 tokens of SmolLM2's tokenizer for four tools, paid by every
     cold request and every training example; a signature line says the same to a model (names,
-    types, allowed values, what is optional). The grammar (agent.loop.grammar) still enforces the
+    types, allowed values, what is optional). The grammar (halops.grammar) still enforces the
     full schema, so nothing is lost in validation.
     """
     fn = tool.get("function", tool)

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from agent.config import LlmSettings
-from agent.errors import LLMBadResponseError, LLMTimeoutError, LLMUnavailableError
+from halops.errors import LLMBadResponseError, LLMTimeoutError, LLMUnavailableError
+from halops.llm.config import LlmSettings
 
 Message = dict[str, Any]
 
