@@ -69,15 +69,27 @@ def _cpu_has(flag: str) -> bool:
     return False
 
 
-def _batches(lengths: list[int], batch: int, rng: random.Random) -> list[list[int]]:
-    """Shuffled batches of similar length (little padding), in shuffled order."""
+def _batches(lengths: list[int], batch: int, rng: random.Random, max_tokens: int = 0) -> list[list[int]]:
+    """Shuffled batches of similar length (little padding), in shuffled order.
+
+    `max_tokens` > 0 also caps a batch's padded size (examples × longest), so a batch of long
+    episodes is smaller: attention memory grows with length × (prefix + length) per example.
+    """
     order = list(range(len(lengths)))
     rng.shuffle(order)
     out: list[list[int]] = []
     window = batch * 16
     for i in range(0, len(order), window):
         chunk = sorted(order[i : i + window], key=lambda k: lengths[k])
-        out += [chunk[j : j + batch] for j in range(0, len(chunk), batch)]
+        current: list[int] = []
+        for k in chunk:
+            longest = max([lengths[j] for j in current] + [lengths[k]])
+            if current and (len(current) == batch or (max_tokens and longest * (len(current) + 1) > max_tokens)):
+                out.append(current)
+                current = []
+            current.append(k)
+        if current:
+            out.append(current)
     rng.shuffle(out)
     return out
 
@@ -98,7 +110,9 @@ class PrefixEngine:
         params = [p for p in s.model.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(params, lr=self.cfg.learning_rate, weight_decay=self.cfg.weight_decay)
         self.params = params
-        steps_per_epoch = math.ceil(len(self.train_rows) / self.cfg.batch_size / self.cfg.grad_accum)
+        self.lengths = [len(ids) - self.p for ids, _ in self.train_rows]
+        per_epoch = len(_batches(self.lengths, self.cfg.batch_size, random.Random(0), self.cfg.max_batch_tokens))
+        steps_per_epoch = math.ceil(per_epoch / self.cfg.grad_accum)
         self.total = (
             self.cfg.max_steps if self.cfg.max_steps > 0 else math.ceil(steps_per_epoch * self.cfg.epochs)
         )
@@ -219,16 +233,16 @@ class PrefixEngine:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)
         step = self.restore(resume_from) if resume_from else 0
-        lengths = [len(ids) - self.p for ids, _ in self.train_rows]
+        lengths = self.lengths
         micro = cfg.batch_size
-        epoch_batches = max(1, math.ceil(len(lengths) / micro))
+        epoch_batches = len(_batches(lengths, micro, random.Random(cfg.seed), cfg.max_batch_tokens))
         self.s.model.train()
         best, bad_evals = math.inf, 0
         t_last, tokens = time.perf_counter(), 0
         micro_done = step * cfg.grad_accum  # batches consumed so far, for resume
         epoch_index = micro_done // epoch_batches
         while step < self.total:
-            order = _batches(lengths, micro, random.Random(cfg.seed + epoch_index))
+            order = _batches(lengths, micro, random.Random(cfg.seed + epoch_index), cfg.max_batch_tokens)
             for b in order[micro_done % epoch_batches :]:
                 loss, ran = self.loss([self.train_rows[k] for k in b], grad=True)
                 (loss / cfg.grad_accum).backward()

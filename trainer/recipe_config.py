@@ -55,6 +55,12 @@ class RecipeConfig(BaseModel):
     max_val_examples: int = Field(0, ge=0, description="Use at most this many val examples; 0 = all.")
     max_seq_len: int = Field(2048, ge=16, description="Longer examples are cut to this many tokens.")
     packing: bool = Field(False, description="Pack several short examples into one sequence.")
+    max_batch_tokens: int = Field(
+        0,
+        ge=0,
+        description="prefix engine: cap a batch at this many padded tokens (examples × longest), "
+        "so long examples come in smaller batches; 0: always batch_size.",
+    )
     engine: Literal["trl", "prefix"] = Field(
         "trl",
         description="trl: TRL's SFTTrainer. prefix: halops's loop for CPU, which runs the prompt "

@@ -131,3 +131,11 @@ def test_should_stop_cancels_after_the_current_step(tmp_path: Path) -> None:
     engine.run(resume_from=None, should_stop=lambda: True, on_log=lambda st, *a: steps.append(st))
     assert steps == [1]
     assert s.extra["cancelled"] is True
+
+
+def test_batches_respect_the_token_budget() -> None:
+    lengths = [900, 880, 40, 35, 30, 50, 45, 20, 910, 60]
+    batches = _batches(lengths, 8, random.Random(0), max_tokens=2000)
+    assert sorted(i for b in batches for i in b) == list(range(10))
+    for b in batches:
+        assert len(b) == 1 or max(lengths[i] for i in b) * len(b) <= 2000
