@@ -126,11 +126,12 @@ def bootstrap(
         shutil.rmtree(steps.root, ignore_errors=True)  # switching from the shipped adapter: start clean
     result = BootstrapResult(None, False)
 
-    adapter = None if rebuild else shipped_adapter()
-    if adapter is not None:
+    shipped = None if rebuild else shipped_adapter()
+    if shipped is not None:
         result.source = "shipped"
         steps.write(source=result.source)
-        say(f"adapter: shipped ({adapter}, sha256-pinned)")
+        say(f"adapter: shipped ({shipped}, sha256-pinned)")
+        adapter = _install_shipped(settings, steps, shipped)
     else:
         result.source = "rebuild" if rebuild else "trained"
         steps.write(source=result.source)  # before training, so a rerun resumes instead of wiping
@@ -145,7 +146,7 @@ def bootstrap(
         "source": f"bootstrap ({result.source})",
         "recipe": str(RECIPE.name),
         "adapter": str(adapter),
-        "adapter_sha256": tree_digest(adapter),
+        "adapter_sha256": tree_digest(shipped or adapter),
         "job_id": steps.read().get("job_id"),
         "data_seed": settings.data.seed,
         "quant": QUANT,
@@ -155,6 +156,55 @@ def bootstrap(
     if gate.deployed:
         steps.write(version=gate.version)
     return result
+
+
+def _install_shipped(settings: Any, steps: Steps, shipped: Path) -> Path:
+    """The shipped adapter, made mergeable here: beside this machine's copy of the base model.
+
+    The artifact holds only what the recipe learned (adapter weights in fp16, its config and
+    recipe); the base (the bundled GGUF, dequantized once) and its tokenizer come from this install.
+    """
+    from halops.llm.models import bundled_model
+    from trainer.recipe import BASE_FILE, materialize_base
+    from trainer.runner import WorkDirs
+
+    if (steps.adapter / BASE_FILE).is_file() and (steps.adapter / "adapter_config.json").is_file():
+        return steps.adapter
+    work = WorkDirs(settings.trainer.resolve_work_dir(settings.data_dir))
+    base_dir = materialize_base(bundled_model(), work.base_cache)
+    tmp = steps.adapter.with_name(".adapter.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(shipped, tmp)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"):
+        if (base_dir / name).is_file():
+            shutil.copy(base_dir / name, tmp / name)
+    (tmp / BASE_FILE).write_text(json.dumps({"base_dir": str(base_dir), "base_model": "bundled"}))
+    shutil.rmtree(steps.adapter, ignore_errors=True)
+    tmp.rename(steps.adapter)
+    return steps.adapter
+
+
+def ship(adapter: Path, dest: Path = SHIPPED, pin: Path = SHIPPED_PIN) -> str:
+    """Copy a trained adapter into the repo as the shipped artifact (fp16 weights) and pin it.
+
+    Used by the maintainers after a `--rebuild` that passed the gate (bench/ship_bootstrap.py);
+    returns the pin.
+    """
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in ("adapter_config.json", "recipe.yaml"):
+        shutil.copy(adapter / name, tmp / name)
+    weights = load_file(str(adapter / "adapter_model.safetensors"))
+    save_file({k: v.to(torch.float16) for k, v in weights.items()}, str(tmp / "adapter_model.safetensors"))
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    digest = tree_digest(dest)
+    pin.write_text(f"{digest}  {dest.name}/\n")
+    return digest
 
 
 def _train(settings, steps: Steps, episodes, overrides, say, on_train, result) -> Path:

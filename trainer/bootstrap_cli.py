@@ -61,7 +61,7 @@ def bootstrap(
     merge → GGUF → the eval gate. A model the gate refuses stays inactive (exit 3), version 0 keeps
     serving, and the reasons are printed.
     """
-    from eval.cli import REGRESSED, print_verdict
+    from eval.cli import REGRESSED, print_case, print_verdict
     from trainer.bootstrap import bootstrap as run
     from trainer.runner import WorkDirs
 
@@ -87,6 +87,7 @@ def bootstrap(
                 overrides=tuple(overrides or ()),
                 say=lambda msg: progress.console.print(msg, highlight=False),
                 on_train=bar.follow,
+                on_case=print_case,
             )
     except HalopsError as exc:
         fail(str(exc))
