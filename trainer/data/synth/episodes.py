@@ -33,7 +33,7 @@ from trainer.data.synth.outputs import SERVICES, Output
 from trainer.data.synth.tasks import BY_ID, CMD, HTTP, IPMI, LOCAL_PLACES, Diagnostic
 
 Message = dict[str, Any]
-MIX = (("tool", 0.56), ("follow-up", 0.08), ("policy", 0.16), ("restraint", 0.20))
+MIX = (("tool", 0.50), ("follow-up", 0.07), ("policy", 0.15), ("restraint", 0.28))
 RESULT_CHARS = 4000  # the agent's default max_tool_result_chars
 
 
@@ -240,7 +240,7 @@ class Builder:
         return kind, messages
 
     def restraint_episode(self) -> tuple[str, list[Message]]:
-        questions, answer = self.rng.choice(knowledge.QA)
+        questions, answer = self.rng.choice(knowledge.QA + knowledge.COMMANDS)
         ask = self.rng.choice(questions) + self.rng.choice(knowledge.SUFFIXES)
         return "restraint", [
             {"role": "system", "content": self.system("general")},
