@@ -27,6 +27,7 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Serve the agent on 127.0.0.1:8080 (POST /v1/chat/completions, approvals, feedback, metrics)."""
+    from agent.ports import ensure_free
     from agent.server.serve import run
     from agent.wiring import build_daemon
 
@@ -38,6 +39,7 @@ def serve(
     if llm_url:
         updates["llm"] = settings.llm.model_copy(update={"base_url": llm_url})
     settings = settings.model_copy(update=updates)
+    ensure_free(agent.host, agent.port, "agent (agent.port)")  # before loading anything
     daemon = build_daemon(settings, inventory=inventory)
     raise typer.Exit(run(daemon, say=lambda m: err_console.print(m, highlight=False)))
 

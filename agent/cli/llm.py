@@ -12,6 +12,7 @@ from agent.errors import LLMError
 from agent.llm.client import LLMClient
 from agent.llm.models import resolve_model
 from agent.llm.server import exec_server, server_argv
+from agent.ports import ensure_free
 
 app = typer.Typer(help="The model server: serve a GGUF, chat with it.", no_args_is_help=True)
 
@@ -39,6 +40,7 @@ def serve(
     if dry_run:
         console.print(" ".join(argv), highlight=False, soft_wrap=True)
         return
+    ensure_free(server.host, server.port, "model server (server.port)")
     console.print(
         f"serving {gguf} ({gguf.resolve()}) on http://{server.host}:{server.port}/v1",
         highlight=False,

@@ -1,5 +1,8 @@
 """Running the model server: llama-cpp-python's embedded server, or llama.cpp's `llama-server`.
 
+The embedded server runs through `agent.llm.embedded`, which puts llama-cpp-python's app behind
+the Host/Origin guard; an external `llama-server` has no such check and must stay on loopback.
+
 `halops llm serve` builds the command line here and exec()s it, so the server *is* the process that
 systemd or `halops up` supervises: signals reach it directly and its exit status is the real one.
 """
@@ -11,13 +14,14 @@ import sys
 from pathlib import Path
 
 from agent.config import ServerSettings
+from agent.llm.embedded import ALLOWED_HOST_OPTION
 
 
 def embedded_argv(settings: ServerSettings, model: Path, *, alias: str) -> list[str]:
     argv = [
         sys.executable,
         "-m",
-        "llama_cpp.server",
+        "agent.llm.embedded",
         "--model",
         str(model),
         "--model_alias",
@@ -33,6 +37,8 @@ def embedded_argv(settings: ServerSettings, model: Path, *, alias: str) -> list[
     ]
     if settings.n_threads is not None:
         argv += ["--n_threads", str(settings.n_threads)]
+    for name in settings.allowed_hosts:
+        argv += [ALLOWED_HOST_OPTION, name]
     return argv
 
 

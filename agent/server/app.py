@@ -24,6 +24,7 @@ from agent.errors import HalopsError, LLMBadResponseError, LLMTimeoutError, LLMU
 from agent.loop.runner import AgentAnswer, DeadlineExceededError
 from agent.server.schemas import ApprovalDecision, ChatRequest, Feedback
 from agent.transcripts.store import UnknownTurnError
+from safety.httpguard import HostGuard
 
 MODEL_NAME = "halops"
 KEEPALIVE_S = 5.0
@@ -148,7 +149,6 @@ def create_app(daemon: Daemon) -> FastAPI:
     token = daemon.token
     app = FastAPI(title="halops agent", docs_url=None, redoc_url=None, openapi_url=None)
     metrics = daemon.metrics
-
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
         endpoint = (
@@ -258,6 +258,8 @@ def create_app(daemon: Daemon) -> FastAPI:
         daemon.feedback(body.id, body.score, body.comment)
         return {"id": body.id, "score": body.score, "recorded": True}
 
+    # Added last, so outermost: a rebinding page is refused before auth or any handler sees it.
+    app.add_middleware(HostGuard, allowed_hosts=settings.allowed_hosts)
     return app
 
 
