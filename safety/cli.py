@@ -14,6 +14,7 @@ from agent.cli.common import ConfigOpt, console, load
 from safety.calls import ToolCall
 from safety.check import check, shell_analysis
 from safety.decision import Verdict
+from safety.harmchecks import HARMS
 from safety.inventory import Inventory, load_inventory
 from safety.policy import Policy, load_policy
 
@@ -182,5 +183,13 @@ def explain_cmd(
         markup=False,
         soft_wrap=True,
     )
+    if decision.harm is not None:
+        console.print(
+            f"class {decision.harm}: {HARMS.get(decision.harm, 'named by the policy')}; "
+            "denied outright, no approval can run it",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     if decision.command is not None:
         console.print(f"runs {decision.command}", highlight=False, markup=False, soft_wrap=True)

@@ -25,8 +25,19 @@ def client() -> TestClient:
 
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1:8080", "127.0.0.1", "127.8.9.1:1", "[::1]:8080", "[::1]", "localhost:8080", "LOCALHOST",
-     "localhost.:8080", "halops.lan:8080", "HALOPS.LAN", "10.0.0.5:8080"],
+    [
+        "127.0.0.1:8080",
+        "127.0.0.1",
+        "127.8.9.1:1",
+        "[::1]:8080",
+        "[::1]",
+        "localhost:8080",
+        "LOCALHOST",
+        "localhost.:8080",
+        "halops.lan:8080",
+        "HALOPS.LAN",
+        "10.0.0.5:8080",
+    ],
 )
 def test_allowed_hosts(host: str) -> None:
     assert HostCheck(["halops.lan", "10.0.0.5"]).host_allowed(host)
@@ -34,10 +45,28 @@ def test_allowed_hosts(host: str) -> None:
 
 @pytest.mark.parametrize(
     "host",
-    [None, "", " ", "attacker.example:8080", "attacker.example", "localhost.attacker.example:8080",
-     "127.0.0.1.nip.io:8080", "halops.lan.attacker.example", "0.0.0.0:8080", "[::]:8080", "10.0.0.6:8080",
-     "::1", "[::1", "[::1]x", "127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:http", "user@127.0.0.1",
-     "127.0.0.1/x", "127.0.0.1:8080 evil"],
+    [
+        None,
+        "",
+        " ",
+        "attacker.example:8080",
+        "attacker.example",
+        "localhost.attacker.example:8080",
+        "127.0.0.1.nip.io:8080",
+        "halops.lan.attacker.example",
+        "0.0.0.0:8080",
+        "[::]:8080",
+        "10.0.0.6:8080",
+        "::1",
+        "[::1",
+        "[::1]x",
+        "127.0.0.1:99999",
+        "127.0.0.1:0",
+        "127.0.0.1:http",
+        "user@127.0.0.1",
+        "127.0.0.1/x",
+        "127.0.0.1:8080 evil",
+    ],
 )
 def test_refused_hosts(host: str | None) -> None:
     assert not HostCheck(["halops.lan", "10.0.0.5"]).host_allowed(host)
