@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from agent.cli.common import ConfigOpt, console, fail, load
+from agent.cli.files import need, need_optional
 from agent.errors import HalopsError
 from eval.report import CaseResult, EvalReport, Verdict
 
@@ -61,6 +62,7 @@ def run(
     """Score a model on the eval cases (greedy, the agent's prompt and tools, no retrieval)."""
     from eval import gate
 
+    need_optional(cases, "eval cases")
     settings = load(ctx, config)
     if cases is not None:
         settings = settings.model_copy(update={"eval": settings.eval.model_copy(update={"cases": cases})})
@@ -94,6 +96,8 @@ def compare_cmd(
     """Would `candidate` pass the deploy gate against `baseline`? Exit 3 when it regressed."""
     from eval.report import compare
 
+    need(baseline, "baseline report")
+    need(candidate, "candidate report")
     settings = load(ctx, config)
     try:
         verdict = compare(
@@ -120,6 +124,7 @@ def deploy(
     from agent.supervisor import signal_reload
     from eval import gate
 
+    need(gguf, "GGUF")
     settings = load(ctx, config)
     console.print("scoring the deployed model (reused when already scored) and the candidate")
     try:

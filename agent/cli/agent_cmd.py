@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from agent.cli.common import ConfigOpt, console, err_console, load
+from agent.cli.files import need_optional
 
 app = typer.Typer(help="The agent daemon: OpenAI-compatible chat with tools.", no_args_is_help=True)
 
@@ -31,6 +32,7 @@ def serve(
     from agent.server.serve import run
     from agent.wiring import build_daemon
 
+    need_optional(inventory, "inventory")
     settings = load(ctx, config)
     agent = settings.agent.model_copy(
         update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}

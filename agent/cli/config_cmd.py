@@ -10,6 +10,7 @@ import tomli_w
 import typer
 
 from agent.cli.common import ConfigOpt, console, err_console, load
+from agent.cli.files import need
 from agent.config import masked_dump, resolve_config_path
 from agent.config_check import check_settings
 from agent.config_reference import render, write_into
@@ -45,6 +46,8 @@ def show(
 def check(ctx: typer.Context, config: ConfigOpt = None) -> None:
     """Validate the configuration; list every problem with its key. Exit 2 if any."""
     source = _source(ctx, config)
+    if source is not None:
+        need(source, "config file")  # nothing to list problems of: one line, like every command
     try:
         settings = load(ctx, config)
         problems = check_settings(settings)
@@ -72,5 +75,5 @@ def reference(
     if write is None:
         console.out(render(), highlight=False)
         return
-    changed = write_into(write)
+    changed = write_into(need(write, "file"))
     console.print(f"{write}: {'updated' if changed else 'already current'}", highlight=False)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from agent.cli.common import ConfigOpt, console, fail, load
+from agent.cli.files import need_optional
 from agent.errors import LLMError
 from agent.llm.client import LLMClient
 from agent.llm.models import resolve_model
@@ -31,6 +32,7 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Run the OpenAI-compatible model server on 127.0.0.1 (replaces this process)."""
+    need_optional(model, "model")
     settings = load(ctx, config)
     server = settings.server
     if port is not None:

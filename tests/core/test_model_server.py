@@ -68,8 +68,8 @@ def test_serve_with_missing_model_fails_cleanly(tmp_path):
         text=True,
         timeout=60,
     )
-    assert out.returncode == 1
-    assert "model file not found" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2  # a missing file named on the command line is a usage error
+    assert "no such file or directory" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_serve_dry_run_uses_current_gguf_and_settings(tmp_path, monkeypatch):
