@@ -67,7 +67,11 @@ def completion_body(answer: AgentAnswer) -> dict[str, Any]:
         "created": int(time.time()),
         "model": MODEL_NAME,
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": answer.content}, "finish_reason": "stop"}
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.content},
+                "finish_reason": answer.finish_reason,
+            }
         ],
         "usage": {
             "prompt_tokens": answer.prompt_tokens,
@@ -139,7 +143,11 @@ def stream_answer(work: Any, metrics_error: Any) -> Iterator[str]:
         delta = {"content": text[start : start + 64]}
         yield _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
     yield _sse(
-        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "halops": extension(answer)}
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": answer.finish_reason}],
+            "halops": extension(answer),
+        }
     )
     yield "data: [DONE]\n\n"
 
@@ -149,6 +157,7 @@ def create_app(daemon: Daemon) -> FastAPI:
     token = daemon.token
     app = FastAPI(title="halops agent", docs_url=None, redoc_url=None, openapi_url=None)
     metrics = daemon.metrics
+
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
         endpoint = (

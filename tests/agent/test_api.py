@@ -172,6 +172,44 @@ def test_bearer_token_is_enforced(tmp_path):
         assert httpx.get(f"{base}/health").status_code == 200  # probes need no token
 
 
+LONG = " ".join(f"word{i}" for i in range(200))  # ~1,500 characters: ~370 tokens at 4 a token
+
+
+def test_client_max_tokens_caps_the_answer_not_the_tool_rounds(tmp_path):
+    script = [call("ssh", host="web1", command="uptime"), LONG]
+    with ScriptedModel(script) as model, serve_daemon(daemon_for(tmp_path, model.url)) as base:
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused")
+        messages = [{"role": "user", "content": "uptime of web1?"}]
+        resp = client.chat.completions.create(model="halops", messages=messages, max_tokens=20)
+        choice = resp.choices[0]
+        assert choice.finish_reason == "length"
+        assert LONG.startswith(choice.message.content) and 0 < len(choice.message.content) <= 20 * 4
+        assert [r.get("max_tokens") for r in model.requests] == [512, 512]  # tool rounds: llm.max_tokens
+        chunks = list(
+            client.chat.completions.create(model="halops", messages=messages, max_tokens=20, stream=True)
+        )
+        assert chunks[-1].choices[0].finish_reason == "length"
+        assert "".join(c.choices[0].delta.content or "" for c in chunks) == choice.message.content
+        # A cap the answer fits in changes nothing.
+        resp = client.chat.completions.create(model="halops", messages=messages, max_completion_tokens=1000)
+        assert resp.choices[0].finish_reason == "stop" and resp.choices[0].message.content == LONG
+
+
+def test_the_last_round_asks_the_model_for_the_clients_cap(tmp_path):
+    with (
+        ScriptedModel([LONG]) as model,
+        serve_daemon(daemon_for(tmp_path, model.url, max_iterations=1)) as base,
+    ):
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 7}
+        r = httpx.post(f"{base}/v1/chat/completions", json=body, timeout=30).json()
+        assert model.requests[0]["max_tokens"] == 7
+        assert (
+            r["choices"][0]["finish_reason"] == "length" and len(r["choices"][0]["message"]["content"]) <= 28
+        )
+        bad = httpx.post(f"{base}/v1/chat/completions", json={**body, "max_tokens": 0}, timeout=30)
+        assert bad.status_code == 400
+
+
 def _raw(base: str, request: bytes) -> bytes:
     host, port = base.removeprefix("http://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=10) as sock:
@@ -193,9 +231,14 @@ def test_rebinding_host_gets_403_everywhere(tmp_path):
             port = base.rsplit(":", 1)[1]
             evil = {"Host": f"attacker.example:{port}", "Authorization": "Bearer a-long-enough-token-value"}
             body = {"messages": [{"role": "user", "content": "uptime?"}]}
-            for method, path in [("POST", "/v1/chat/completions"), ("GET", "/v1/approvals"),
-                                 ("GET", "/v1/models"), ("GET", "/health"), ("GET", "/metrics"),
-                                 ("POST", "/v1/feedback")]:
+            for method, path in [
+                ("POST", "/v1/chat/completions"),
+                ("GET", "/v1/approvals"),
+                ("GET", "/v1/models"),
+                ("GET", "/health"),
+                ("GET", "/metrics"),
+                ("POST", "/v1/feedback"),
+            ]:
                 r = httpx.request(method, f"{base}{path}", json=body, headers=evil)
                 assert r.status_code == 403, path
                 assert r.json()["error"]["code"] == "host_not_allowed"
