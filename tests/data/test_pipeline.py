@@ -281,5 +281,5 @@ def test_cli_all_prints_a_summary_and_errors_cleanly(tmp_path, sources, tokenize
     for word in ("extract", "qualify", "curate", "augment", "validate", "skipped", "final data"):
         assert word in result.output
     assert (tmp_path / "cli-state" / "data" / "final" / "train.jsonl").exists()
-    assert main(["--config", str(cfg), "data", "extract", "--source", str(tmp_path / "missing")]) == 1
-    assert "does not exist" in capsys.readouterr().err
+    assert main(["--config", str(cfg), "data", "extract", "--source", str(tmp_path / "missing")]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
