@@ -37,7 +37,8 @@ def embedded_argv(settings: ServerSettings, model: Path, *, alias: str) -> list[
     ]
     if settings.n_threads is not None:
         argv += ["--n_threads", str(settings.n_threads)]
-    for name in settings.allowed_hosts:
+    extra = [settings.host] if settings.host not in ("", "0.0.0.0", "::", "127.0.0.1", "localhost") else []
+    for name in [*settings.allowed_hosts, *extra]:  # the bind address itself is no rebinding risk
         argv += [ALLOWED_HOST_OPTION, name]
     return argv
 

@@ -268,8 +268,17 @@ def create_app(daemon: Daemon) -> FastAPI:
         return {"id": body.id, "score": body.score, "recorded": True}
 
     # Added last, so outermost: a rebinding page is refused before auth or any handler sees it.
-    app.add_middleware(HostGuard, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(HostGuard, allowed_hosts=bind_hosts(settings.host, settings.allowed_hosts))
     return app
+
+
+def bind_hosts(host: str, allowed: list[str]) -> list[str]:
+    """The configured names plus the address the server is bound to, unless that is a wildcard.
+
+    An IP literal cannot be the result of DNS rebinding, so answering to the bind address itself
+    is safe, and it is what clients off this host naturally use.
+    """
+    return [*allowed, host] if host not in ("", "0.0.0.0", "::") else list(allowed)
 
 
 KNOWN_PATHS = {"/v1/chat/completions", "/v1/models", "/health", "/metrics", "/v1/approvals", "/v1/feedback"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
@@ -115,3 +117,17 @@ def test_reads_and_originless_clients_are_unaffected(client: TestClient) -> None
 def test_two_host_headers_are_refused(client: TestClient) -> None:
     r = client.get("/x", headers=[("host", "127.0.0.1:8080"), ("host", "attacker.example")])
     assert r.status_code == 403
+
+
+def test_the_bind_address_is_answered_a_wildcard_is_not() -> None:
+    from agent.config import ServerSettings
+    from agent.llm.server import embedded_argv
+    from agent.server.app import bind_hosts
+
+    assert bind_hosts("10.0.0.5", ["ops.example"]) == ["ops.example", "10.0.0.5"]
+    assert bind_hosts("0.0.0.0", []) == [] and bind_hosts("::", ["a"]) == ["a"]
+    argv = embedded_argv(
+        ServerSettings(host="10.0.0.7", allowed_hosts=["llm.lan"]), Path("m.gguf"), alias="x"
+    )
+    assert argv[argv.index("agent.llm.embedded") :][0] == "agent.llm.embedded"
+    assert " ".join(argv).endswith("--halops_allowed_host llm.lan --halops_allowed_host 10.0.0.7")
