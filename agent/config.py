@@ -1,129 +1,27 @@
-"""Settings: one `halops.toml`, overridden by `HALOPS_*` environment variables.
+"""Settings of the agent package, and the tree of the running service.
 
-Every section is a pydantic model whose fields carry descriptions (the README's config reference is
-generated from them). Nothing here runs at import time: callers build a `Settings` with
-`load_settings()` and pass it (or the section they need) down explicitly.
+`AgentSettings` (`[agent]`) and `SupervisorSettings` (`[supervisor]`) are the agent's own sections.
+`ServiceSettings` is the part of the settings tree the service reads: the model client and server,
+the agent, the supervisor, safety, the executors and retrieval. The composition root
+(`agent.cli.settings.Settings`) adds the offline sections (data pipeline, trainer, eval) to it; the
+daemon's modules never see those, so importing them loads nothing of the trainer.
 
-Precedence, highest first: environment (`HALOPS_<SECTION>__<FIELD>`, `HALOPS_DATA_DIR`), the config
-file, the defaults below.
+The plumbing (file, environment, precedence) is `halops.settings`.
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
-from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field
 
-from agent.errors import ConfigError
 from agent.executors.config import ExecutorSettings
-from eval.config import EvalSettings
+from halops.llm.config import LlmSettings, ServerSettings
+from halops.settings import RootSettings, Section
 from rag.config import RagSettings
 from safety.config import SafetySettings
-from trainer.config import TrainerSettings
-from trainer.data.config import DataSettings
 
-SYSTEM_CONFIG = Path("/etc/halops/halops.toml")
-# The parsed config file, visible to the settings source only while load_settings() builds Settings.
-_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("halops_config_file", default=None)
-CONFIG_ENV = "HALOPS_CONFIG"
-
-
-def user_config_path(env: dict[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "halops" / "halops.toml"
-
-
-def default_data_dir() -> Path:
-    # A system install (root, systemd) keeps state in /var/lib; a user install in XDG data home.
-    if os.geteuid() == 0:
-        return Path("/var/lib/halops")
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "halops"
-
-
-class Section(BaseModel):
-    """Base for config sections: unknown keys are errors, so a typo never silently does nothing."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class LlmSettings(Section):
-    """How the agent talks to a model server (the embedded one, llama-server, vLLM, Ollama...)."""
-
-    base_url: str = Field(
-        "http://127.0.0.1:8081/v1",
-        description="OpenAI-compatible base URL of the model server, including the /v1 suffix.",
-    )
-    model: str = Field(
-        "halops-local",
-        description="Model name sent in requests. llama-cpp-python and llama-server ignore it; "
-        "vLLM and Ollama need the name they serve.",
-    )
-    api_key: SecretStr | None = Field(
-        None, description="Bearer token for the model server, if it requires one."
-    )
-    connect_timeout_s: float = Field(3.0, gt=0, description="Seconds to wait for a TCP connection.")
-    read_timeout_s: float = Field(
-        300.0, gt=0, description="Seconds to wait for the model's answer (whole completion)."
-    )
-    max_retries: int = Field(
-        3,
-        ge=0,
-        le=20,
-        description="Retries on connection errors only (never on timeouts or HTTP errors, "
-        "which could repeat a long generation).",
-    )
-    retry_backoff_s: float = Field(
-        0.5, ge=0, description="First retry delay in seconds; doubles on each further retry."
-    )
-    max_tokens: int = Field(512, gt=0, description="Default cap on generated tokens per completion.")
-    temperature: float = Field(0.2, ge=0, le=2, description="Default sampling temperature.")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")) or len(v.split("://", 1)[1].strip("/")) == 0:
-            raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:8081/v1")
-        return v
-
-
-class ServerSettings(Section):
-    """The embedded model server started by `halops llm serve` and `halops up`."""
-
-    host: str = Field("127.0.0.1", description="Bind address. Keep it on loopback: it has no auth.")
-    port: int = Field(8081, ge=1, le=65535, description="TCP port of the model server.")
-    model_path: Path | None = Field(
-        None,
-        description="GGUF to serve. Empty: <data_dir>/models/current.gguf, which falls back to the "
-        "bundled SmolLM2-135M-Instruct (version 0) when nothing is deployed.",
-    )
-    n_ctx: int = Field(4096, ge=256, description="Context window in tokens.")
-    n_threads: int | None = Field(
-        None, ge=1, description="CPU threads for generation. Empty: llama.cpp's default."
-    )
-    n_gpu_layers: int = Field(
-        0, ge=-1, description="Layers offloaded to the GPU; -1 offloads all (CUDA builds only)."
-    )
-    llama_server_binary: Path | None = Field(
-        None,
-        description="Path to llama.cpp's own `llama-server`. Empty: use llama-cpp-python's "
-        "embedded server. Both speak the same OpenAI API.",
-    )
-    startup_timeout_s: float = Field(
-        180.0, gt=0, description="Seconds to wait for the server to load the model and answer."
-    )
-    allowed_hosts: list[str] = Field(
-        default_factory=list,
-        description="Host names the embedded server answers besides loopback addresses and "
-        "localhost (DNS rebinding guard; any other Host header gets 403). llama-server has no such "
-        "check: keep it on loopback.",
-    )
+__all__ = ["AgentSettings", "ServiceSettings", "SupervisorSettings"]
 
 
 class SupervisorSettings(Section):
@@ -186,7 +84,19 @@ class AgentSettings(Section):
         description="Prompt budget in characters (about 4 per token): older tool results are "
         "shortened first so the context never overflows the model's window.",
     )
-    rag_k: int = Field(4, ge=0, le=20, description="Runbook chunks retrieved per request (0: no RAG).")
+    rag_k: int = Field(2, ge=0, le=20, description="Runbook chunks retrieved per request (0: no RAG).")
+    rag_excerpt_chars: int = Field(
+        600,
+        ge=0,
+        description="Characters of each runbook excerpt put in the prompt (0: whole chunks). On CPU "
+        "each prompt token costs every cold request about 6 ms.",
+    )
+    grammar: bool = Field(
+        True,
+        description="Constrain tool rounds with a grammar built from the tool schemas, so every "
+        "call the model writes parses and validates. Needs a server that accepts a GBNF `grammar` "
+        "field (llama-cpp-python's and llama.cpp's llama-server do; vLLM and Ollama do not).",
+    )
     max_body_bytes: int = Field(
         1_000_000, ge=1024, description="Largest accepted request body; larger gets HTTP 413."
     )
@@ -198,21 +108,9 @@ class AgentSettings(Section):
     )
 
 
-class Settings(BaseSettings):
-    """All of halops' settings. Build with `load_settings()`; never instantiate at import time."""
+class ServiceSettings(RootSettings):
+    """The sections of the running service. Build the whole tree with `agent.cli.settings`."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="HALOPS_",
-        env_nested_delimiter="__",
-        extra="forbid",
-        validate_default=True,
-    )
-
-    data_dir: Path = Field(
-        default_factory=default_data_dir,
-        description="Where models, the vector store, SQLite databases, datasets and logs live. "
-        "Default /var/lib/halops for root, else $XDG_DATA_HOME/halops.",
-    )
     llm: LlmSettings = Field(default_factory=LlmSettings, description="Model client.")
     server: ServerSettings = Field(default_factory=ServerSettings, description="Model server.")
     agent: AgentSettings = Field(default_factory=AgentSettings, description="Agent daemon.")
@@ -220,98 +118,7 @@ class Settings(BaseSettings):
     safety: SafetySettings = Field(default_factory=SafetySettings, description="Safety policy.")
     executors: ExecutorSettings = Field(default_factory=ExecutorSettings, description="Tool executors.")
     rag: RagSettings = Field(default_factory=RagSettings, description="Retrieval.")
-    data: DataSettings = Field(default_factory=DataSettings, description="Training data pipeline.")
-    trainer: TrainerSettings = Field(default_factory=TrainerSettings, description="Fine-tuning.")
-    eval: EvalSettings = Field(default_factory=EvalSettings, description="Model eval and the deploy gate.")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Explicit kwargs (tests, code) > environment > the config file > defaults.
-        return (init_settings, env_settings, _FileSource(settings_cls))
-
-    # Derived locations: one place decides the data dir layout.
-    @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"
-
-    @property
-    def logs_dir(self) -> Path:
-        return self.data_dir / "logs"
 
     @property
     def transcripts_db(self) -> Path:
         return self.agent.transcripts_db or self.data_dir / "transcripts.sqlite"
-
-
-class _FileSource(PydanticBaseSettingsSource):
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False  # unused: __call__ returns the whole file at once
-
-    def __call__(self) -> dict[str, Any]:
-        return _FILE_DATA.get() or {}
-
-
-def resolve_config_path(explicit: Path | None, env: dict[str, str] | None = None) -> Path | None:
-    """The config file to read: --config, else $HALOPS_CONFIG, else the first of /etc, per-user."""
-    env = os.environ if env is None else env
-    if explicit is not None:
-        return explicit
-    if env.get(CONFIG_ENV):
-        return Path(env[CONFIG_ENV])
-    for candidate in (SYSTEM_CONFIG, user_config_path(env)):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}", [("(file)", f"{path} does not exist")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML", [("(file)", str(exc))]) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}", [("(file)", str(exc))]) from None
-
-
-def _problems(exc: ValidationError) -> list[tuple[str, str]]:
-    out = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(root)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown setting"
-        out.append((key, msg))
-    return out
-
-
-def load_settings(config: Path | None = None, env: dict[str, str] | None = None) -> Settings:
-    """Read the config file (see `resolve_config_path`) and the environment into `Settings`.
-
-    Raises `ConfigError` listing every problem at once, each with its dotted key.
-    """
-    path = resolve_config_path(config, env)
-    data = read_config_file(path) if path is not None else {}
-    token = _FILE_DATA.set(data)
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = _problems(exc)
-        where = f" in {path}" if path else ""
-        raise ConfigError(f"{len(problems)} problem(s) in the configuration{where}", problems) from None
-    finally:
-        _FILE_DATA.reset(token)
-
-
-def masked_dump(settings: Settings) -> dict[str, Any]:
-    """The effective settings as plain data, secrets replaced by asterisks, unset values dropped."""
-    return settings.model_dump(mode="json", exclude_none=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent.config import Settings
+from agent.config import ServiceSettings
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -14,7 +14,7 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
-def check_settings(settings: Settings) -> list[tuple[str, str]]:
+def check_settings(settings: ServiceSettings) -> list[tuple[str, str]]:
     """Every problem found, each as (dotted key, message). Empty when all is well."""
     problems: list[tuple[str, str]] = []
     data_dir = settings.data_dir

@@ -12,14 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from agent.config import Settings
-from agent.errors import ConfigError, HalopsError
-from agent.llm.client import LLMClient, probe
+from agent.config import ServiceSettings
 from agent.loop.runner import AgentAnswer, AgentLoop, Retriever, ToolRunner
 from agent.server.metrics import Metrics
 from agent.server.schemas import ChatRequest
 from agent.transcripts.store import TranscriptStore
-from safety.calls import tool_schemas
+from halops.calls import tool_schemas
+from halops.errors import ConfigError, HalopsError
+from halops.grammar import tool_grammar
+from halops.llm.client import LLMClient, probe
 
 log = logging.getLogger(__name__)
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -35,7 +36,7 @@ class Approvals(Protocol):
     def decide(self, approval_id: str, *, approve: bool, comment: str | None) -> dict[str, Any]: ...
 
 
-def read_token(settings: Settings, env: dict[str, str] | None = None) -> str | None:
+def read_token(settings: ServiceSettings, env: dict[str, str] | None = None) -> str | None:
     """The bearer token, from agent.token_file ($CREDENTIALS_DIRECTORY first for a bare name)."""
     env = dict(os.environ) if env is None else env
     agent = settings.agent
@@ -73,7 +74,7 @@ def conversation_key(request: ChatRequest) -> str:
 class Daemon:
     def __init__(
         self,
-        settings: Settings,
+        settings: ServiceSettings,
         *,
         tools: ToolRunner,
         scrub: Callable[[str], str],
@@ -91,15 +92,17 @@ class Daemon:
         self._on_close = on_close or []
         self.llm = LLMClient(settings.llm)
         self.approvals = approvals
+        schemas = tool_schemas()
         self.loop = AgentLoop(
             llm=self.llm,
             tools=tools,
             store=self.store,
             settings=settings.agent,
-            tool_schemas=tool_schemas(),
+            tool_schemas=schemas,
             scrub=scrub,
             retriever=retriever,
             observe=self.metrics.observe,
+            grammar=tool_grammar(schemas) if settings.agent.grammar else None,
         )
 
     def chat(self, request: ChatRequest, *, request_id: str, client: str | None = None) -> AgentAnswer:

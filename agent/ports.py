@@ -14,7 +14,7 @@ import os
 import socket
 from pathlib import Path
 
-from agent.errors import HalopsError
+from halops.errors import HalopsError
 
 _PROC = Path("/proc")
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp{,6}

@@ -22,8 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.config import SupervisorSettings
-from agent.errors import HalopsError
 from agent.ports import listens
+from halops.errors import HalopsError
+from halops.pidfile import pid_file, signal_reload
+
+__all__ = ["AlreadyRunningError", "ChildSpec", "Supervisor", "exclusive", "pid_file", "signal_reload"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -220,7 +223,7 @@ class Supervisor:
                 self.log(f"{child.spec.name}: stopped")
 
 
-# -- the pid file `halops deploy` uses to ask a running `halops up` to reload ---------------------
+# -- one supervisor per data dir ------------------------------------------------------------------
 
 
 class AlreadyRunningError(HalopsError):
@@ -247,28 +250,3 @@ def exclusive(path: Path, what: str):  # noqa: ANN201 - a context manager
         yield path
     finally:
         os.close(fd)  # releases the lock
-
-
-@contextlib.contextmanager
-def pid_file(path: Path):  # noqa: ANN201 - a context manager
-    """Publish this process's pid at `path` for the block's duration (removed only if still ours)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(f"{os.getpid()}\n")
-    os.replace(tmp, path)
-    try:
-        yield path
-    finally:
-        with contextlib.suppress(OSError, ValueError):
-            if int(path.read_text().strip()) == os.getpid():
-                path.unlink()
-
-
-def signal_reload(path: Path) -> int | None:
-    """SIGHUP the supervisor whose pid is in `path`; its pid, or None when none is running."""
-    try:
-        pid = int(path.read_text().strip())
-        os.kill(pid, signal.SIGHUP)
-    except (OSError, ValueError):
-        return None  # no file, garbage, or a stale pid: nothing to reload
-    return pid

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import HalopsError
+from halops.errors import HalopsError
 from trainer.config import TrainerSettings
 
 UNITS = (

@@ -12,9 +12,9 @@ from agent.daemon import ApprovalError, Daemon, read_token
 from agent.executors.dispatch import Executors
 from agent.loop.runner import CallContext, ToolOutcome
 from agent.transcripts.store import TranscriptStore
+from halops.calls import ToolCall
 from safety.approvals import ApprovalError as SafetyApprovalError
 from safety.approvals import ApprovalStore, default_db_path
-from safety.calls import ToolCall
 
 log = logging.getLogger("halops.agent")
 

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.config import Settings  # noqa: E402
+from agent.cli.settings import Settings  # noqa: E402
 from trainer.data import dedup, pipeline  # noqa: E402
 from trainer.data.config import DataSettings  # noqa: E402
 from trainer.data.tokens import load_counter  # noqa: E402

@@ -24,7 +24,7 @@ from llama_cpp import Llama
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent.llm.models import bundled_model  # noqa: E402
+from halops.llm.models import bundled_model  # noqa: E402
 from tests.support.procs import free_port, halops_argv, stop, wait_for  # noqa: E402
 
 PROMPTS = [

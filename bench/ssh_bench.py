@@ -83,9 +83,9 @@ def fresh(settings: ExecutorSettings, kh: Path, creds: Path, host: Host, command
 
 def full_path(tmp: Path, kh: Path, creds: Path, srv, command: str):
     """`Executors.execute` as the agent calls it: safety.check, two fsync'd audit lines, scrubbing."""
-    from agent.config import Settings
+    from agent.cli.settings import Settings
     from agent.executors.dispatch import Executors
-    from safety.calls import ToolCall
+    from halops.calls import ToolCall
     from safety.inventory import Inventory
 
     inv = Inventory.model_validate(

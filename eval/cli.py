@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agent.cli.common import ConfigOpt, console, fail, load
-from agent.cli.files import need, need_optional
-from agent.errors import HalopsError
 from eval.report import CaseResult, EvalReport, Verdict
+from halops.cli import ConfigOpt, console, fail, load
+from halops.errors import HalopsError
+from halops.files import need, need_optional
 
 app = typer.Typer(help="Score a model on the eval cases; compare two reports.", no_args_is_help=True)
 REGRESSED = 3  # exit status of a gate that refused a model: not an error, a decision
@@ -32,6 +32,11 @@ def _summary(report: EvalReport) -> None:
         table.add_row(category, f"{score:.3f}")
     table.add_row("[bold]overall[/]", f"[bold]{report.overall:.3f}[/]")
     console.print(table)
+    # The done-when of the tool grammar: (nearly) every call the model emits must run.
+    share = report.calls_valid_share
+    valid = f"{report.calls_valid}/{report.calls_emitted}" + (f" ({share:.1%})" if share is not None else "")
+    grammar = "on" if report.grammar else "off"
+    console.print(f"schema-valid tool calls: {valid}; grammar {grammar}", highlight=False)
 
 
 def print_verdict(verdict: Verdict, baseline: str, candidate: str) -> None:
@@ -57,6 +62,13 @@ def run(
     ] = None,
     save: Annotated[Path | None, typer.Option("--save", help="Write the report (JSON) here.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    grammar: Annotated[
+        bool | None,
+        typer.Option(
+            "--grammar/--no-grammar",
+            help="Constrain replies with the tool grammar, or not (default: agent.grammar).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Score a model on the eval cases (greedy, the agent's prompt and tools, no retrieval)."""
@@ -64,6 +76,10 @@ def run(
 
     need_optional(cases, "eval cases")
     settings = load(ctx, config)
+    if grammar is not None:  # measured both ways for the grammar's before/after (docs/eval.md)
+        settings = settings.model_copy(
+            update={"agent": settings.agent.model_copy(update={"grammar": grammar})}
+        )
     if cases is not None:
         settings = settings.model_copy(update={"eval": settings.eval.model_copy(update={"cases": cases})})
     if url is not None:
@@ -120,9 +136,8 @@ def deploy(
     config: ConfigOpt = None,
 ) -> None:
     """Score GGUF against the deployed model; activate it only if it does not regress (else exit 3)."""
-    from agent.cli.up import up_pid_path
-    from agent.supervisor import signal_reload
     from eval import gate
+    from halops.pidfile import signal_reload, up_pid_path
 
     need(gguf, "GGUF")
     settings = load(ctx, config)

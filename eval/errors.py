@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.errors import HalopsError
+from halops.errors import HalopsError
 
 
 class EvalError(HalopsError):

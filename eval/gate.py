@@ -15,15 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import Settings
-from agent.llm.client import LLMClient
-from agent.llm.models import ModelStore
 from eval.cases import default_cases, load_cases
 from eval.errors import EvalError
 from eval.report import CaseResult, EvalReport, Verdict, compare
 from eval.runner import run_eval
 from eval.serving import serve
-from safety.calls import tool_schemas
+from halops.calls import tool_schemas
+from halops.grammar import tool_grammar
+from halops.llm.client import LLMClient
+from halops.llm.models import ModelStore
+from halops.settings import RootSettings as Settings
 
 REJECTED_FILE = "REJECTED.json"
 OnCase = Callable[[CaseResult], None]
@@ -47,7 +48,11 @@ def cases_digest(settings: Settings) -> str:
     """Identifies what a score depends on besides the model: the cases and how they are run."""
     h = hashlib.sha256(cases_path(settings).read_bytes())
     # The tool schemas are part of the prompt: an upgrade that changes them invalidates old scores.
-    h.update(json.dumps([settings.eval.max_tokens, settings.agent.instructions, tool_schemas()]).encode())
+    h.update(
+        json.dumps(
+            [settings.eval.max_tokens, settings.agent.instructions, tool_schemas(), settings.agent.grammar]
+        ).encode()
+    )
     return h.hexdigest()[:16]
 
 
@@ -65,6 +70,8 @@ def evaluate_url(settings: Settings, label: str, on_case: OnCase | None = None) 
             max_tokens=settings.eval.max_tokens,
             case_timeout_s=settings.eval.case_timeout_s,
             on_case=on_case,
+            # Scored as the agent runs it: with the tool grammar when the agent uses one.
+            grammar=tool_grammar(tool_schemas()) if settings.agent.grammar else None,
         )
     report.digest = cases_digest(settings)
     return report

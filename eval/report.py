@@ -22,6 +22,8 @@ class CaseResult:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    calls: int = 0  # tool calls the reply emitted, malformed blocks included
+    valid_calls: int = 0  # of those, how many parse and validate against the tool's schema
 
 
 @dataclass
@@ -31,6 +33,7 @@ class EvalReport:
     created: float = field(default_factory=time.time)
     results: list[CaseResult] = field(default_factory=list)
     digest: str = ""  # eval.gate.cases_digest: reports with different digests are not comparable
+    grammar: bool = False  # replies were constrained by the tool grammar (agent.grammar)
 
     @property
     def overall(self) -> float:
@@ -43,11 +46,27 @@ class EvalReport:
             groups[r.category].append(r.score)
         return {c: round(sum(v) / len(v), 4) for c, v in sorted(groups.items())}
 
+    @property
+    def calls_emitted(self) -> int:
+        return sum(r.calls for r in self.results)
+
+    @property
+    def calls_valid(self) -> int:
+        return sum(r.valid_calls for r in self.results)
+
+    @property
+    def calls_valid_share(self) -> float | None:
+        """Share of emitted calls that are schema-valid; None when the model emitted none."""
+        return round(self.calls_valid / self.calls_emitted, 4) if self.calls_emitted else None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             **asdict(self),
             "overall": self.overall,
             "by_category": self.by_category,
+            "calls_emitted": self.calls_emitted,
+            "calls_valid": self.calls_valid,
+            "calls_valid_share": self.calls_valid_share,
         }
 
     def save(self, path: Path) -> Path:
@@ -68,6 +87,7 @@ class EvalReport:
                 created=data["created"],
                 results=results,
                 digest=data.get("digest", ""),
+                grammar=bool(data.get("grammar", False)),
             )
         except OSError as exc:
             raise EvalError(f"cannot read eval report {path}: {exc.strerror}") from exc

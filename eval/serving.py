@@ -16,10 +16,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.config import Settings
-from agent.llm.client import probe
-from agent.llm.server import server_argv
 from eval.errors import EvalError
+from halops.llm.client import probe
+from halops.llm.server import server_argv
+from halops.settings import RootSettings as Settings
 
 
 def _free_port() -> int:

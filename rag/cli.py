@@ -14,8 +14,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from agent.cli.common import ConfigOpt, console, err_console, fail, load
-from agent.cli.files import need, need_optional
+from halops.cli import ConfigOpt, console, err_console, fail, load
+from halops.files import need, need_optional
 
 app = typer.Typer(help="Runbook retrieval: ingest, query, eval.", no_args_is_help=True)
 

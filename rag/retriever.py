@@ -15,7 +15,7 @@ from rag.config import RagSettings
 from rag.store import ChunkStore, Hit
 
 if TYPE_CHECKING:
-    from agent.config import Settings
+    from halops.settings import RootSettings as Settings
     from rag.embedder import Embedder
 
 __all__ = ["Hit", "Retriever", "bundled_runbooks", "open_retriever"]

@@ -7,6 +7,7 @@ Settings are passed in explicitly (`SafetySettings`, `load_policy(path)`,
 `RateLimiter.from_settings(...)`); nothing is read at import time.
 """
 
+from halops.calls import ToolCall, tool_schemas
 from safety.approvals import (
     Approval,
     ApprovalError,
@@ -17,7 +18,6 @@ from safety.approvals import (
     ApprovalStore,
     ApprovedCall,
 )
-from safety.calls import ToolCall, tool_schemas
 from safety.check import check
 from safety.config import SafetySettings
 from safety.decision import Decision, Verdict

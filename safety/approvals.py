@@ -20,8 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent.errors import HalopsError
-from safety.calls import ToolCall
+from halops.calls import ToolCall
+from halops.errors import HalopsError
 from safety.decision import Decision, Verdict
 
 

@@ -13,14 +13,15 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from safety.calls import HttpArgs, IpmiAction, IpmiArgs, ShellArgs, SshArgs, ToolCall, ToolName
+from halops.calls import HttpArgs, IpmiAction, IpmiArgs, ShellArgs, SshArgs, ToolCall, ToolName
 from safety.decision import Decision, Verdict
 from safety.harmchecks import harm_of
 from safety.hosts import Place, classify
 from safety.inventory import Inventory
 from safety.policy import Policy, default_policy
 from safety.ratelimit import RateLimiter
-from safety.shellcheck import Analysis, Context, analyze
+from safety.shellcheck import analyze
+from safety.shellctx import Analysis, Context
 
 log = logging.getLogger("halops.safety")
 LOCAL_TARGET = "(local)"  # rate-limit key of the halops host itself

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from agent.cli.common import ConfigOpt, console, load
-from agent.cli.files import InputFileError, is_stdin, need_optional, open_binary, read_text
-from safety.calls import ToolCall
+from halops.calls import ToolCall
+from halops.cli import ConfigOpt, console, load
+from halops.files import InputFileError, is_stdin, need_optional, open_binary, read_text
 from safety.check import check, shell_analysis
 from safety.decision import Verdict
 from safety.harmchecks import HARMS

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import TYPE_CHECKING
 
 from safety.argspec import parse_args
 from safety.decision import Verdict
 from safety.netchecks import destination
 from safety.paths import is_socket_path, normalize, word_path
+from safety.shellctx import Analysis, Context, Invocation, analyze_invocation, run_nested
 from safety.shellwords import DYN, Word
-
-if TYPE_CHECKING:
-    from safety.shellcheck import Analysis, Context, Invocation
 
 # find predicates that narrow what -delete removes.
 FIND_FILTERS = {
@@ -66,8 +63,6 @@ def _add(out: Analysis, verdict: Verdict, rule: str, reason: str, inv: Invocatio
 
 def scan_code(code: str, program: str, inv: Invocation, ctx: Context, out: Analysis) -> None:
     """Inline interpreter code: embedded shell commands, credential paths, sockets, URLs."""
-    from safety.shellcheck import run_nested
-
     for m in _SHELL_CALL.finditer(code):
         if m.group("list") is not None:
             parts = [q[1] for q in _QUOTED.findall(m.group("list"))]
@@ -133,8 +128,6 @@ def run_stdin_code(program: str, inv: Invocation, ctx: Context, out: Analysis, s
             inv,
         )
     elif shell:
-        from safety.shellcheck import run_nested
-
         run_nested(src.text, inv, ctx, out, None)
     else:
         scan_code(src.text, program, inv, ctx, out)
@@ -196,8 +189,6 @@ def run_shell(program: str, inv: Invocation, ctx: Context, out: Analysis) -> Non
                 out, Verdict.DENY, "deny.dynamic-script", f"{program} -c of text only known at run time.", inv
             )
             return
-        from safety.shellcheck import run_nested
-
         run_nested(rest[0].value, inv, ctx, out, inv.stdin)
     elif rest and not stdin_mode:
         _script_arg(program, rest[0], inv, ctx, out, shell=True)
@@ -244,9 +235,6 @@ def run_interpreter(program: str, inv: Invocation, ctx: Context, out: Analysis) 
 
 
 def find_exec(inv: Invocation, ctx: Context, out: Analysis) -> None:
-    from safety.shellcheck import Invocation as Inv
-    from safety.shellcheck import analyze_invocation
-
     starts, expr = find_parts(inv.words[1:])
     j = 0
     while j < len(expr):
@@ -266,7 +254,7 @@ def find_exec(inv: Invocation, ctx: Context, out: Analysis) -> None:
             # `-exec rm {} +` is `-delete` spelled out: the same floor applies.
             if inner and normalize(inner[0].value).rsplit("/", 1)[-1] in FILE_DESTROYERS:
                 _deny_emptying(starts, expr, inv, ctx, out, f"find -exec {inner[0].value}")
-            analyze_invocation(Inv(inner, None, inv.depth + 1, inv.cwd, True), ctx, out)
+            analyze_invocation(Invocation(inner, None, inv.depth + 1, inv.cwd, True), ctx, out)
             j = k + 1
             continue
         if v == "-delete":

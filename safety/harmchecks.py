@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 from safety.argspec import parse_args
 from safety.codechecks import FILE_DESTROYERS, empties_protected, find_parts
 from safety.decision import Verdict
-from safety.paths import normalize, word_path
+from safety.paths import glob_match, normalize, word_path
+from safety.shellctx import Analysis, Context, Invocation, analyze_invocation, run_nested
 from safety.shellparse import Script, SimpleCommand
 from safety.shellwords import DYN, Word
 
 if TYPE_CHECKING:
     from safety.policy import Policy
-    from safety.shellcheck import Analysis, Context, Invocation
 
 # Harm classes: what a denied call would have destroyed.
 HARMS: dict[str, str] = {
@@ -208,9 +208,6 @@ def _replace_tree(program: str, inv: Invocation, ctx: Context, out: Analysis) ->
 def _nft_script(inv: Invocation, ctx: Context, out: Analysis) -> None:
     """nft joins its arguments into one command (`nft 'flush ruleset'`) and `nft -f -` reads
     commands from stdin: each such command is judged as if its words had been given one by one."""
-    from safety.shellcheck import Invocation as Inv
-    from safety.shellcheck import analyze_invocation
-
     args = parse_args(inv.words[1:], {"-f", "--file", "-I", "--includepath"})
     commands = (
         [" ".join(w.value for w in args.positionals)] if any(" " in w.value for w in args.positionals) else []
@@ -222,7 +219,7 @@ def _nft_script(inv: Invocation, ctx: Context, out: Analysis) -> None:
         ]
     for command in commands:
         words = [inv.words[0]] + [Word(t, "0" * len(t), True) for t in command.split()]
-        analyze_invocation(Inv(words, None, inv.depth + 1, inv.cwd, inv.unknown_args), ctx, out)
+        analyze_invocation(Invocation(words, None, inv.depth + 1, inv.cwd, inv.unknown_args), ctx, out)
 
 
 def _perms(program: str, inv: Invocation, ctx: Context, out: Analysis) -> None:
@@ -311,8 +308,6 @@ _ENV_LINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*=")
 
 
 def _is_schedule(ctx: Context, path: str) -> bool:
-    from safety.paths import glob_match
-
     return any(glob_match(path, g) for g in ctx.policy.schedule_files)
 
 
@@ -423,10 +418,9 @@ def _cron_readings(line: str, user_field: bool) -> list[str]:
 
 def _judge(command: str, ctx: Context, depth: int) -> tuple[str, str] | None:
     """(rule, reason) when the scheduled command would be denied if run now."""
-    from safety.shellcheck import Analysis, _analyze_line
-
     sub = Analysis()
-    _analyze_line(command, ctx, sub, depth + 1, None)
+    # Through the analyser's entry point on the context, one level below `depth`.
+    run_nested(command, Invocation([], None, depth, None), ctx, sub, None)
     denied = [h for h in sub.hits if h.verdict == Verdict.DENY]
     if not denied:
         return None

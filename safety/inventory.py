@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.errors import ConfigError
+from halops.errors import ConfigError
 
 
 class _Model(BaseModel):

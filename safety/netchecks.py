@@ -6,15 +6,11 @@ socat connect is read from their arguments and judged by `safety.hosts`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from safety.argspec import parse_args
 from safety.decision import Verdict
 from safety.hosts import Place, classify, host_of, looks_remote
+from safety.shellctx import Analysis, Context, Invocation, run_nested
 from safety.shellwords import DYN, Word
-
-if TYPE_CHECKING:
-    from safety.shellcheck import Analysis, Context, Invocation
 
 
 def _add(out: Analysis, verdict: Verdict, rule: str, reason: str, inv: Invocation) -> None:
@@ -53,8 +49,6 @@ def check_network(program: str, inv: Invocation, ctx: Context, out: Analysis) ->
                     inv,
                 )
             else:
-                from safety.shellcheck import run_nested
-
                 run_nested(" ".join(w.value for w in remote), inv, ctx, out, None)
     elif program in ("git", "scp", "rsync"):
         dests += [p for p in pos if not p.static or looks_remote(p.value)]

@@ -12,7 +12,8 @@ import posixpath
 import re
 from functools import lru_cache
 
-from safety.policy import Paths
+from pydantic import BaseModel, ConfigDict, Field
+
 from safety.shellwords import DYN, Word
 
 # Stand-ins for a `*` when checking whether a shell glob could name a credential file.
@@ -88,6 +89,34 @@ def normalize(value: str, cwd: str | None = None, tilde: bool = True) -> str:
 
 def word_path(word: Word, cwd: str | None) -> str:
     return normalize(word.value, cwd, tilde=word.tilde or word.value.startswith("~"))
+
+
+class Paths(BaseModel):
+    """The policy's `paths:` section (part of `safety.policy.Policy`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    credentials: list[str] = Field(description="Globs of credential files: reading one is denied.")
+    credentials_except: list[str] = Field(default_factory=list, description="Globs that are not secret.")
+    protected: list[str] = Field(description="System and home paths: recursive destruction is denied.")
+    block_devices: list[str] = Field(description="Globs of disks and memory devices: writes are denied.")
+    critical_files: list[str] = Field(description="Files whose overwrite breaks the host: denied.")
+    harmless_writes: list[str] = Field(description="Redirect targets that are not writes (/dev/null).")
+    metadata_only_programs: list[str] = Field(
+        default_factory=list, description="Programs that do not read contents (ls, stat)."
+    )
+    standard_bin_dirs: list[str] = Field(
+        description="A program named by path counts as itself only from these directories."
+    )
+    system_tree: list[str] = Field(
+        default_factory=list,
+        description="Directories every program depends on: moving, renaming or re-permissioning one "
+        "(or mirroring into it with --delete) is denied.",
+    )
+    system_programs: list[str] = Field(
+        default_factory=list,
+        description="Shells, the loader and login programs: replacing, moving or disabling one is denied.",
+    )
 
 
 class PathRules:

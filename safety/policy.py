@@ -14,16 +14,14 @@ import re
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from agent.errors import ConfigError
+from halops.errors import ConfigError
 from safety.decision import Verdict
-
-if TYPE_CHECKING:
-    from safety.paths import PathRules
+from safety.paths import PathRules, Paths
 
 DEFAULT_POLICY = "default_policy.yaml"
 
@@ -127,30 +125,6 @@ class NetworkClient(_Model):
     diagnostic: bool = Field(False, description="Probes only (ping, dig): literal outside hosts are fine.")
 
 
-class Paths(_Model):
-    credentials: list[str] = Field(description="Globs of credential files: reading one is denied.")
-    credentials_except: list[str] = Field(default_factory=list, description="Globs that are not secret.")
-    protected: list[str] = Field(description="System and home paths: recursive destruction is denied.")
-    block_devices: list[str] = Field(description="Globs of disks and memory devices: writes are denied.")
-    critical_files: list[str] = Field(description="Files whose overwrite breaks the host: denied.")
-    harmless_writes: list[str] = Field(description="Redirect targets that are not writes (/dev/null).")
-    metadata_only_programs: list[str] = Field(
-        default_factory=list, description="Programs that do not read contents (ls, stat)."
-    )
-    standard_bin_dirs: list[str] = Field(
-        description="A program named by path counts as itself only from these directories."
-    )
-    system_tree: list[str] = Field(
-        default_factory=list,
-        description="Directories every program depends on: moving, renaming or re-permissioning one "
-        "(or mirroring into it with --delete) is denied.",
-    )
-    system_programs: list[str] = Field(
-        default_factory=list,
-        description="Shells, the loader and login programs: replacing, moving or disabling one is denied.",
-    )
-
-
 class Policy(_Model):
     """The whole policy. Build with `load_policy()`."""
 
@@ -248,8 +222,6 @@ class Policy(_Model):
 
     @cached_property
     def path_rules(self) -> PathRules:
-        from safety.paths import PathRules
-
         return PathRules(self.paths, self.critical_sysctls)
 
     def wrapper_for(self, program: str) -> Wrapper | None:

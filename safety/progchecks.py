@@ -8,17 +8,14 @@ program shells out. Network clients are in `safety.netchecks`, code runners in `
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from safety import harmchecks
 from safety.argspec import parse_args
 from safety.decision import Verdict
 from safety.netchecks import check_network
 from safety.paths import is_socket_path, word_path
+from safety.shellctx import Analysis, Context, Invocation, run_nested
 from safety.shellwords import DYN, Word
-
-if TYPE_CHECKING:
-    from safety.shellcheck import Analysis, Context, Invocation
 
 # Programs that read directories recursively, and the options that make them do so (None: always).
 _RECURSIVE_READERS: dict[str, tuple[str, ...] | None] = {
@@ -274,8 +271,6 @@ def _awk_sed(program: str, inv: Invocation, ctx: Context, out: Analysis) -> None
         for m in _AWK_SYSTEM.finditer(prog.value):
             _add(out, Verdict.APPROVE, "approve.awk-exec", "awk system() runs commands.", inv)
             if m.group(1):
-                from safety.shellcheck import run_nested
-
                 run_nested(m.group(1).replace('\\"', '"'), inv, ctx, out, None)
         if _AWK_IO.search(prog.value):
             _add(out, Verdict.APPROVE, "approve.awk-exec", "awk pipes or writes files.", inv)

@@ -2,79 +2,29 @@
 
 `analyze()` returns every rule that fired (for `halops safety explain`); the most severe verdict
 wins. Commands that run other commands (sudo, env, xargs, `sh -c`, eval, `find -exec`, `docker
-exec`, interpreters...) are unwrapped recursively, up to `policy.max_depth`.
+exec`, interpreters...) are unwrapped recursively, up to `policy.max_depth`. The types the checks
+share with this module are in `safety.shellctx`.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import posixpath
-import shlex
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 from safety import codechecks, harmchecks, progchecks
 from safety.argspec import parse_args, rule_matches
 from safety.decision import Verdict
-from safety.inventory import Inventory
-from safety.paths import PathRules, is_socket_path, normalize, word_path
-from safety.policy import Policy, Wrapper
+from safety.paths import is_socket_path, normalize, word_path
+from safety.policy import Wrapper
+from safety.shellctx import Analysis, Context, Invocation
 from safety.shellparse import Script, SimpleCommand, Stdin, parse
 from safety.shellwords import DYN, Word
 
-SEVERITY = {Verdict.ALLOW: 0, Verdict.APPROVE: 1, Verdict.DENY: 2}
-
-
-@dataclass(frozen=True)
-class Hit:
-    verdict: Verdict
-    rule: str
-    reason: str
-    command: str = ""
-
-
-@dataclass
-class Context:
-    policy: Policy
-    inventory: Inventory
-    paths: PathRules
-    remote: str | None = None  # inventory host the command runs on; None: the halops host
-
-
-@dataclass
-class Invocation:
-    words: list[Word]
-    stdin: Stdin | None
-    depth: int
-    cwd: str | None
-    unknown_args: bool = False
-
-    @property
-    def text(self) -> str:
-        # Literal words re-quoted; globs and expansions as written (`*` is not `'*'`).
-        shown = " ".join(
-            shlex.quote(w.value) if w.literal else (w.source or w.value.replace(DYN, "…")) for w in self.words
-        )
-        return shown + (" …" if self.unknown_args else "")
-
-
-@dataclass
-class Analysis:
-    hits: list[Hit] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)  # every analysed command, indented by depth
-    script: Script | None = None
-
-    def add(self, verdict: Verdict, rule: str, reason: str, command: str = "") -> Hit:
-        hit = Hit(verdict, rule, reason, command)
-        self.hits.append(hit)
-        return hit
-
-    def verdict(self) -> Hit:
-        if not self.hits:
-            return Hit(Verdict.ALLOW, "allow.no-program", "Only assignments; nothing runs.")
-        return max(self.hits, key=lambda h: SEVERITY[h.verdict])  # first of the most severe
-
 
 def analyze(line: str, ctx: Context) -> Analysis:
+    # The checks recurse into nested commands through the context (see safety.shellctx).
+    ctx = replace(ctx, nested=run_nested, invocation=analyze_invocation)
     out = Analysis()
     out.script = _analyze_line(line, ctx, out, depth=0, stdin=None)
     return out

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import LlmSettings
-from agent.llm.client import probe
+from halops.llm.client import probe
+from halops.llm.config import LlmSettings
 from tests.support import httpserver, ipmi, sshd
 from tests.support.fleet import Fleet
 from tests.support.procs import free_port, halops_argv, stop, wait_for

@@ -13,9 +13,10 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, console, fail, load
-from agent.cli.files import need, need_optional
-from agent.errors import HalopsError
+from halops.cli import ConfigOpt, console, fail, load
+from halops.errors import HalopsError
+from halops.files import need, need_optional
+from trainer.bootstrap_cli import bootstrap
 
 jobs_app = typer.Typer(help="Training jobs: list, show, logs, cancel.", no_args_is_help=True)
 
@@ -128,7 +129,7 @@ def convert(
     config: ConfigOpt = None,
 ) -> None:
     """Merged model → GGUF f16 + Q4_K_M + Q5_K_M + Modelfile; succeeds only if the GGUF answers."""
-    from agent.llm.models import ModelStore
+    from halops.llm.models import ModelStore
     from trainer import export
     from trainer.jobs import JobStore
 
@@ -284,4 +285,5 @@ def register(app: typer.Typer) -> None:
     app.command("merge")(merge)
     app.command("convert")(convert)
     app.command("retrain")(retrain)
+    app.command("bootstrap")(bootstrap)
     app.add_typer(jobs_app, name="jobs")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.errors import ConfigError, HalopsError
+from halops.errors import ConfigError, HalopsError
 
 
 class TrainerError(HalopsError):

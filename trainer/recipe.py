@@ -365,6 +365,8 @@ OOM_ADVICE = (
 
 
 def train(s: Setup, store: JobStore | None = None, job_id: str | None = None, resume: bool = False) -> Any:
+    if s.cfg.engine == "prefix":
+        return train_prefix(s, store, job_id, resume)
     import torch
     from transformers import EarlyStoppingCallback
     from trl import SFTTrainer
@@ -395,6 +397,40 @@ def train(s: Setup, store: JobStore | None = None, job_id: str | None = None, re
         signal.signal(signal.SIGTERM, previous)
     s.extra["trainer"] = trainer
     return trainer
+
+
+def train_prefix(s: Setup, store: JobStore | None, job_id: str | None, resume: bool) -> Any:
+    """The CPU engine (trainer/prefix_loop.py) with the same metrics, job rows and cancel."""
+    from trainer.prefix_loop import PrefixEngine
+
+    engine = PrefixEngine(s)
+    latest: dict[str, Any] = {}
+
+    def on_log(step: int, epoch: float, total: int, row: dict[str, Any]) -> None:
+        if row:
+            row = {"step": step, "epoch": round(epoch, 4), **row, "peak_mem_mb": round(peak_memory_mb(False), 1)}
+            with s.paths.metrics.open("a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            latest.update({k: v for k, v in row.items() if v is not None})
+            log.info("%s", json.dumps(row))
+        if store and job_id:
+            extra = {"metrics": latest} if row else {}
+            store.update(job_id, step=step, epoch=epoch, total=total, **extra)
+
+    def should_stop() -> bool:
+        return _Stop.requested or bool(store and job_id and store.cancel_requested(job_id))
+
+    checkpoint = last_checkpoint(s.paths.checkpoints) if resume else None
+    if resume and checkpoint is None:
+        log.warning("no complete checkpoint under %s; starting from scratch", s.paths.checkpoints)
+    previous = signal.signal(signal.SIGTERM, _Stop.handler)
+    try:
+        engine.run(resume_from=checkpoint, should_stop=should_stop, on_log=on_log)
+    except MemoryError as exc:
+        raise OutOfMemoryError(OOM_ADVICE.format(len=s.cfg.max_seq_len, bs=s.cfg.batch_size)) from exc
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return engine
 
 
 # ---------------------------------------------------------------- cleanup

@@ -55,6 +55,18 @@ class RecipeConfig(BaseModel):
     max_val_examples: int = Field(0, ge=0, description="Use at most this many val examples; 0 = all.")
     max_seq_len: int = Field(2048, ge=16, description="Longer examples are cut to this many tokens.")
     packing: bool = Field(False, description="Pack several short examples into one sequence.")
+    max_batch_tokens: int = Field(
+        0,
+        ge=0,
+        description="prefix engine: cap a batch at this many padded tokens (examples × longest), "
+        "so long examples come in smaller batches; 0: always batch_size.",
+    )
+    engine: Literal["trl", "prefix"] = Field(
+        "trl",
+        description="trl: TRL's SFTTrainer. prefix: halops's loop for CPU, which runs the prompt "
+        "prefix every example shares once per step and the LM head only on labelled tokens "
+        "(trainer/prefix_loop.py).",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
     quantization: Literal["none", "nf4"] = Field(
         "none", description="nf4: load the base in 4-bit NF4 (QLoRA); none: full-precision base."
@@ -90,7 +102,7 @@ class RecipeConfig(BaseModel):
 
     def resolved_base(self) -> Path:
         if self.base_model == "bundled":
-            from agent.llm.models import bundled_model
+            from halops.llm.models import bundled_model
 
             return bundled_model()
         return Path(self.base_model).expanduser()
@@ -207,15 +219,19 @@ def check_recipe(cfg: RecipeConfig, *, has_cuda: bool | None = None) -> list[tup
         problems.append(("use_liger", "liger-kernel is not installed"))
     if cfg.optimizer in ("paged_adamw_8bit", "adamw_8bit") and not on_cuda:
         problems.append(("optimizer", f"{cfg.optimizer} needs CUDA; use adamw_torch on CPU"))
-    if cfg.compute_dtype in ("bf16", "fp16") and not on_cuda:
-        problems.append(
-            ("compute_dtype", f"{cfg.compute_dtype} mixed precision needs CUDA; use auto or fp32")
-        )
+    if cfg.compute_dtype == "fp16" and not on_cuda:
+        problems.append(("compute_dtype", "fp16 mixed precision needs CUDA; use auto, bf16 or fp32"))
+    if cfg.compute_dtype == "bf16" and not on_cuda and cfg.engine != "prefix":
+        problems.append(("compute_dtype", "bf16 on CPU needs engine=prefix (its bf16 autocast)"))
+    if cfg.engine == "prefix" and on_cuda:
+        problems.append(("engine", "the prefix engine is for CPU; use engine=trl on CUDA"))
+    if cfg.engine == "prefix" and cfg.packing:
+        problems.append(("packing", "the prefix engine shares one prompt prefix; packing would break it"))
     if cfg.quantization == "nf4" and importlib.util.find_spec("bitsandbytes") is None:
         problems.append(("quantization", "nf4 needs bitsandbytes installed"))
     if cfg.early_stopping_patience and not cfg.eval_steps:
         problems.append(("early_stopping_patience", "early stopping needs eval_steps > 0"))
-    if cfg.eval_steps and cfg.save_steps % cfg.eval_steps:
+    if cfg.engine == "trl" and cfg.eval_steps and cfg.save_steps % cfg.eval_steps:
         # load_best_model_at_end-style bookkeeping needs checkpoints on evaluation steps.
         problems.append(("save_steps", f"must be a multiple of eval_steps ({cfg.eval_steps})"))
     if cfg.max_steps == 0 or cfg.max_steps < -1:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import Settings
 from eval.gate import GateResult, OnCase, deploy
+from halops.settings import RootSettings as Settings
 from trainer.errors import TrainConfigError, TrainerError
 
 Say = Callable[[str], None]

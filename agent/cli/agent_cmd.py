@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, console, err_console, load
-from agent.cli.files import need_optional
+from halops.cli import ConfigOpt, console, err_console, load
+from halops.files import need_optional
 
 app = typer.Typer(help="The agent daemon: OpenAI-compatible chat with tools.", no_args_is_help=True)
 

@@ -9,12 +9,12 @@ from typing import Annotated
 import tomli_w
 import typer
 
-from agent.cli.common import ConfigOpt, console, err_console, load
-from agent.cli.files import need
-from agent.config import masked_dump, resolve_config_path
 from agent.config_check import check_settings
 from agent.config_reference import render, write_into
-from agent.errors import ConfigError
+from halops.cli import ConfigOpt, console, err_console, load
+from halops.errors import ConfigError
+from halops.files import need
+from halops.settings import masked_dump, resolve_config_path
 
 app = typer.Typer(help="Show and check the configuration.", no_args_is_help=True)
 

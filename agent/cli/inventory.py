@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agent.cli.common import ConfigOpt, console, err_console, fail, load
-from agent.cli.files import need_optional
-from agent.errors import ConfigError
 from agent.executors.config import resolve_paths
 from agent.executors.credentials import CredentialStore
+from halops.cli import ConfigOpt, console, err_console, fail, load
+from halops.errors import ConfigError
+from halops.files import need_optional
 
 app = typer.Typer(help="Fleet inventory: check, list, trust host keys.", no_args_is_help=True)
 

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, console, fail, load
-from agent.cli.files import need_optional
-from agent.errors import LLMError
-from agent.llm.client import LLMClient
-from agent.llm.models import resolve_model
-from agent.llm.server import exec_server, server_argv
 from agent.ports import ensure_free
+from halops.cli import ConfigOpt, console, fail, load
+from halops.errors import LLMError
+from halops.files import need_optional
+from halops.llm.client import LLMClient
+from halops.llm.models import resolve_model
+from halops.llm.server import exec_server, server_argv
 
 app = typer.Typer(help="The model server: serve a GGUF, chat with it.", no_args_is_help=True)
 

@@ -1,4 +1,8 @@
-"""Entry point of the `halops` console script."""
+"""Entry point of the `halops` console script: the composition root.
+
+The only module that knows every package: it mounts each package's commands and hands them the
+whole settings tree (`agent.cli.settings`) through the root command's context.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ import sys
 import typer
 
 from agent.cli import agent_cmd, config_cmd, inventory, llm, systemd_cmd, tool, up
-from agent.cli.common import ConfigOpt, err_console
-from agent.cli.files import InputFileError
-from agent.errors import ConfigError, HalopsError
+from agent.cli.settings import load_settings
 from eval import cli as eval_cli
+from halops.cli import ConfigOpt, err_console
+from halops.errors import ConfigError, HalopsError
+from halops.files import InputFileError
 from rag import cli as rag_cli
 from safety import cli as safety_cli
 from trainer import cli as trainer_cli
@@ -39,7 +44,7 @@ eval_cli.register(app)
 
 @app.callback()
 def _root(ctx: typer.Context, config: ConfigOpt = None) -> None:
-    ctx.obj = {"config": config}
+    ctx.obj = {"config": config, "load_settings": load_settings}
 
 
 def _print_error(exc: HalopsError) -> int:

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, console, load
-from agent.config import SYSTEM_CONFIG, resolve_config_path, user_config_path
 from agent.systemd_units import UnitParams, ensure_user, halops_executable, render_all
+from halops.cli import ConfigOpt, console, load
+from halops.settings import SYSTEM_CONFIG, resolve_config_path, user_config_path
 
 app = typer.Typer(
     help="systemd units for the model server, the agent and scheduled retraining.", no_args_is_help=True

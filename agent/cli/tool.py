@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import ConfigOpt, console, err_console, fail, load
-from agent.cli.files import STDIN, need_optional
+from halops.cli import ConfigOpt, console, err_console, fail, load
+from halops.files import STDIN, need_optional
 
 app = typer.Typer(help="Run one tool call through safety and its executor.", no_args_is_help=True)
 

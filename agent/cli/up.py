@@ -8,11 +8,12 @@ from pathlib import Path
 import httpx
 import typer
 
-from agent.cli.common import ConfigOpt, console, load
-from agent.llm.client import probe
-from agent.llm.models import resolve_model
 from agent.ports import ensure_free, url_host
-from agent.supervisor import ChildSpec, Supervisor, exclusive, pid_file
+from agent.supervisor import ChildSpec, Supervisor, exclusive
+from halops.cli import ConfigOpt, console, load
+from halops.llm.client import probe
+from halops.llm.models import resolve_model
+from halops.pidfile import pid_file, up_pid_path
 
 
 def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
@@ -74,10 +75,6 @@ def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
         with pid_file(up_pid_path(settings.data_dir)):
             code = sup.run(on_ready=ready)
     raise typer.Exit(code)
-
-
-def up_pid_path(data_dir: Path) -> Path:
-    return data_dir / "run" / "up.pid"
 
 
 def up_lock_path(data_dir: Path) -> Path:

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
-
-if TYPE_CHECKING:  # agent.config imports this module: no runtime import back
-    from agent.config import Settings
 
 
 class ExecutorSettings(BaseModel):
@@ -93,7 +90,21 @@ class ExecutorPaths:
     audit_log: Path
 
 
-def resolve_paths(settings: Settings) -> ExecutorPaths:
+class _Tree(Protocol):
+    """What `resolve_paths` reads of the settings tree (agent.config composes this section into
+    it, so this module names the shape instead of importing the tree)."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def logs_dir(self) -> Path: ...
+
+    @property
+    def executors(self) -> ExecutorSettings: ...
+
+
+def resolve_paths(settings: _Tree) -> ExecutorPaths:
     ex = settings.executors
     return ExecutorPaths(
         inventory=ex.inventory or settings.data_dir / "inventory.yaml",

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from agent.errors import HalopsError
+from halops.errors import HalopsError
 
 CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 MAX_CREDENTIAL_BYTES = 64 * 1024

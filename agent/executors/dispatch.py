@@ -36,12 +36,12 @@ from agent.executors.output import ScrubberFactory, Streams
 from agent.executors.result import Outcome, Status, ToolResult, failure
 from agent.executors.shell import ShellExecutor
 from agent.executors.ssh import SshExecutor
-from safety.calls import HttpArgs, IpmiArgs, ShellArgs, SshArgs, ToolCall
+from halops.calls import HttpArgs, IpmiArgs, ShellArgs, SshArgs, ToolCall
 from safety.decision import Decision, Verdict
 from safety.inventory import Inventory, load_inventory
 
 if TYPE_CHECKING:
-    from agent.config import Settings
+    from agent.config import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Executors:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: ServiceSettings,
         inventory: Inventory | None = None,
         *,
         policy: Any = None,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import paramiko
 
-from agent.errors import HalopsError
+from halops.errors import HalopsError
 
 
 class HostKeyError(HalopsError):

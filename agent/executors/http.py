@@ -22,7 +22,7 @@ import httpx
 from agent.executors.config import ExecutorSettings
 from agent.executors.output import Streams
 from agent.executors.result import Outcome, Status
-from safety.calls import HttpArgs
+from halops.calls import HttpArgs
 from safety.inventory import Inventory
 
 # hop_check(method, url) -> None when the hop may be followed, else why not.

@@ -17,9 +17,9 @@ import httpx
 import yaml
 from pydantic import ValidationError
 
-from agent.errors import ConfigError
 from agent.executors.credentials import CredentialError, CredentialStore
 from agent.executors.hostkeys import HostKeyError, known_host_name, lookup
+from halops.errors import ConfigError
 from safety.inventory import Host, Inventory, load_inventory
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")

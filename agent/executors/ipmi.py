@@ -32,7 +32,7 @@ from agent.executors.config import ExecutorSettings
 from agent.executors.credentials import CredentialError, CredentialStore
 from agent.executors.output import Streams
 from agent.executors.result import ExecutorFailure, Outcome, Status
-from safety.calls import IpmiAction, IpmiArgs
+from halops.calls import IpmiAction, IpmiArgs
 from safety.inventory import BmcEndpoint, Host
 
 READ_ONLY = {

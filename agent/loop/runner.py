@@ -13,61 +13,26 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agent.config import AgentSettings
-from agent.errors import HalopsError
-from agent.llm.client import ChatResult, LLMClient
-from agent.loop.parser import parse_reply
-from agent.loop.prompt import (
+from agent.transcripts.store import TranscriptStore
+from halops.calls import ToolCall
+from halops.errors import HalopsError
+from halops.llm.client import ChatResult, LLMClient
+from halops.parser import STOP, parse_reply
+from halops.outcome import ToolOutcome
+from halops.prompt import (
     ContextChunk,
     RenderedResult,
-    clip,
+    final_round,
     fit_context,
     system_prompt,
     tool_response_message,
 )
-from agent.transcripts.store import TranscriptStore
-from safety.calls import ToolCall
 
 Message = dict[str, Any]
-# The model must not write the tools' answers itself.
-STOP = ["<tool_response>"]
 
 
 class DeadlineExceededError(HalopsError):
     """The request ran past agent.request_timeout_s."""
-
-
-@dataclass
-class ToolOutcome:
-    """What running one call produced, whatever happened (denied, approval needed, failed...)."""
-
-    status: str  # ok | error | timeout | denied | approval_required
-    verdict: str | None = None
-    rule: str | None = None
-    reason: str | None = None
-    exit_code: int | None = None
-    stdout: str = ""
-    stderr: str = ""
-    truncated: bool = False
-    duration_ms: float | None = None
-    approval_id: str | None = None
-
-    def for_model(self, limit: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"status": self.status}
-        if self.exit_code is not None:
-            out["exit_code"] = self.exit_code
-        if self.status in {"denied", "approval_required", "error"} and self.reason:
-            out["reason"] = self.reason
-        if self.approval_id:
-            out["approval_id"] = self.approval_id
-        if self.stdout:
-            out["stdout"], cut = clip(self.stdout, limit)
-            self.truncated = self.truncated or cut
-        if self.stderr:
-            out["stderr"], cut = clip(self.stderr, max(limit // 4, 200))
-            self.truncated = self.truncated or cut
-        if self.truncated:
-            out["truncated"] = True
-        return out
 
 
 @dataclass(frozen=True)
@@ -127,6 +92,7 @@ class AgentLoop:
         scrub: Callable[[str], str],
         retriever: Retriever | None = None,
         observe: Observer | None = None,
+        grammar: str | None = None,
     ):
         self.llm = llm
         self.tools = tools
@@ -136,6 +102,8 @@ class AgentLoop:
         self.scrub = scrub
         self.retriever = retriever
         self.observe = observe or (lambda event, data: None)
+        # GBNF for tool rounds (halops.grammar): every call the model writes parses and validates.
+        self.grammar = grammar
 
     def _context(self, conversation: list[Message]) -> list[ContextChunk]:
         if self.retriever is None or self.settings.rag_k == 0:
@@ -175,21 +143,24 @@ class AgentLoop:
         context = self._context(conversation)
         answer.sources = sorted({c.source for c in context})
         scratch: list[Message] = []
-        system = first_system = ""
+        # One system prompt for every round: the final round adds its note at the end instead of
+        # dropping the tool block, so the model server's cached prefix survives to the answer.
+        system = system_prompt(
+            self.settings.instructions,
+            tools=self.tool_schemas,
+            context=context,
+            client_system=client_system,
+            context_chars=self.settings.rag_excerpt_chars,
+        )
         try:
             for iteration in range(self.settings.max_iterations):
                 final = iteration == self.settings.max_iterations - 1
-                system = system_prompt(
-                    self.settings.instructions,
-                    tools=None if final else self.tool_schemas,
-                    context=context,
-                    client_system=client_system,
-                )
-                first_system = first_system or system
                 prompt = fit_context(
                     [{"role": "system", "content": system}, *conversation, *scratch],
                     self.settings.max_prompt_chars,
                 )
+                if final:
+                    prompt = final_round(prompt)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise DeadlineExceededError(
@@ -197,7 +168,13 @@ class AgentLoop:
                     )
                 # The last round can only answer: give it the client's cap directly.
                 cap = max_tokens if final and max_tokens is not None else None
-                result = self.llm.chat(prompt, stop=STOP, timeout_s=remaining, max_tokens=cap)
+                result = self.llm.chat(
+                    prompt,
+                    stop=STOP,
+                    timeout_s=remaining,
+                    max_tokens=cap,
+                    grammar=None if final else self.grammar,
+                )
                 answer.iterations = iteration + 1
                 answer.prompt_tokens += result.prompt_tokens or 0
                 answer.completion_tokens += result.completion_tokens or 0
@@ -230,7 +207,7 @@ class AgentLoop:
                 status="error",
                 answer=None,
                 error=f"{type(exc).__name__}: {exc}",
-                system_prompt=first_system,
+                system_prompt=system,
                 iterations=answer.iterations,
                 prompt_tokens=answer.prompt_tokens,
                 completion_tokens=answer.completion_tokens,
@@ -241,7 +218,7 @@ class AgentLoop:
             turn_id,
             status="ok",
             answer=answer.content,
-            system_prompt=first_system,
+            system_prompt=system,
             iterations=answer.iterations,
             prompt_tokens=answer.prompt_tokens,
             completion_tokens=answer.completion_tokens,

@@ -20,10 +20,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.daemon import ApprovalError, Daemon
-from agent.errors import HalopsError, LLMBadResponseError, LLMTimeoutError, LLMUnavailableError
 from agent.loop.runner import AgentAnswer, DeadlineExceededError
 from agent.server.schemas import ApprovalDecision, ChatRequest, Feedback
 from agent.transcripts.store import UnknownTurnError
+from halops.errors import HalopsError, LLMBadResponseError, LLMTimeoutError, LLMUnavailableError
 from safety.httpguard import HostGuard
 
 MODEL_NAME = "halops"

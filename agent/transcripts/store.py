@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.errors import HalopsError
 from agent.transcripts import migrations
+from halops.errors import HalopsError
 
 Scrub = Callable[[str], str]
 

@@ -10,8 +10,9 @@ import re
 import httpx
 import pytest
 
-from agent.config import AgentSettings, LlmSettings
+from agent.config import AgentSettings
 from agent.wiring import build_daemon
+from halops.llm.config import LlmSettings
 from tests.support.daemon import serve_daemon
 from tests.support.fleet import add_ssh_host
 from tests.support.procs import free_port

@@ -10,7 +10,7 @@ import subprocess
 import httpx
 import pytest
 
-from agent.config import Settings
+from agent.cli.settings import Settings
 from agent.wiring import build_daemon
 from tests.support.daemon import serve_daemon
 from tests.support.procs import halops_argv

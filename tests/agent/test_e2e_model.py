@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from agent.config import Settings
+from agent.cli.settings import Settings
 from agent.wiring import build_daemon
 from tests.support.daemon import serve_daemon
 

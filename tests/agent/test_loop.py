@@ -7,13 +7,14 @@ import re
 
 import pytest
 
-from agent.config import AgentSettings, LlmSettings
-from agent.errors import LLMTimeoutError, LLMUnavailableError
-from agent.llm.client import LLMClient
-from agent.loop.prompt import FINAL_ROUND
+from agent.config import AgentSettings
 from agent.loop.runner import AgentLoop, ToolOutcome
 from agent.transcripts.store import TranscriptStore
-from safety.calls import tool_schemas
+from halops.calls import tool_schemas
+from halops.errors import LLMTimeoutError, LLMUnavailableError
+from halops.llm.client import LLMClient
+from halops.llm.config import LlmSettings
+from halops.prompt import FINAL_ROUND, static_prompt
 from tests.support.procs import free_port
 from tests.support.scripted_llm import ScriptedModel, call
 
@@ -38,10 +39,10 @@ def scrub(text):
     return text.replace("hunter2", "[REDACTED:password]")
 
 
-def make_loop(tmp_path, url, runner=None, **agent):
+def make_loop(tmp_path, url, runner=None, retriever=None, grammar=None, **agent):
     store = TranscriptStore(tmp_path / "t.sqlite", scrub=scrub)
     llm = LLMClient(LlmSettings(base_url=url, max_retries=0, read_timeout_s=5))
-    settings = AgentSettings(**{"rag_k": 0, **agent})
+    settings = AgentSettings(**{"rag_k": 2 if retriever else 0, **agent})
     loop = AgentLoop(
         llm=llm,
         tools=runner or Runner(),
@@ -49,6 +50,8 @@ def make_loop(tmp_path, url, runner=None, **agent):
         settings=settings,
         tool_schemas=tool_schemas(),
         scrub=scrub,
+        retriever=retriever,
+        grammar=grammar,
     )
     return loop, store
 
@@ -95,10 +98,43 @@ def test_endless_calls_stop_at_the_cap_and_the_last_round_has_no_tools(tmp_path)
         loop, store = make_loop(tmp_path, model.url, max_iterations=3)
         answer = loop.run(user("loop forever"), conversation_id="c", request_id="r")
     assert len(model.requests) == 3 and answer.iterations == 3
-    last_system = model.requests[-1]["messages"][0]["content"]
-    assert "<tools>" not in last_system and FINAL_ROUND in last_system
+    systems = [r["messages"][0]["content"] for r in model.requests]
+    # The last round keeps the system prompt byte for byte (the server's cached prefix survives)
+    # and says "no more tools" after the newest tool results instead.
+    assert len(set(systems)) == 1 and "<tools>" in systems[0]
+    last = model.requests[-1]["messages"][-1]
+    assert last["role"] == "user" and last["content"].endswith(FINAL_ROUND)
+    assert last["content"].startswith("<tool_response>")
+    assert FINAL_ROUND not in model.requests[-2]["messages"][-1]["content"]
+    # No grammar on the last round: the answer must be prose.
+    assert "grammar" not in model.requests[-1]
     assert "tool budget" in answer.content
     assert store.count("tool_calls") == 2
+
+
+def test_prompt_prefix_is_identical_across_requests_and_rounds(tmp_path):
+    """Instructions and tools open every prompt; what varies (RAG, client text) comes after."""
+
+    class Chunk:
+        def __init__(self, text):
+            self.text, self.source, self.heading, self.score = text, "disks.md", "Full disks", 0.9
+
+    class Retriever:
+        def retrieve(self, query, k=None):
+            return [Chunk(f"runbook text about {query}")]
+
+    with ScriptedModel([call("shell", command="df -h"), "Disk is fine."]) as model:
+        loop, _ = make_loop(tmp_path, model.url, retriever=Retriever())
+        loop.run(user("disks?"), conversation_id="c1", request_id="r1")
+        loop.run(
+            [{"role": "system", "content": "Be terse."}, *user("memory?")], conversation_id="c2", request_id="r2"
+        )
+    systems = [r["messages"][0]["content"] for r in model.requests]
+    static = static_prompt(loop.settings.instructions, tools=loop.tool_schemas)
+    assert all(s.startswith(static) for s in systems)
+    assert "runbook text about disks?" in systems[0] and "runbook text about memory?" in systems[2]
+    assert systems[0] == systems[1]  # the tool round and the answer round share the whole prompt
+    assert systems[2].endswith("Be terse.")
 
 
 def test_denied_call_reason_reaches_the_model(tmp_path):
@@ -160,3 +196,11 @@ def test_transcripts_survive_reopen_and_running_turns_become_interrupted(tmp_pat
     store.close()  # the daemon died mid-request
     store = TranscriptStore(tmp_path / "t.sqlite", scrub=str)
     assert store.turn(turn_id)["status"] == "interrupted"
+
+
+def test_tool_rounds_send_the_grammar_and_the_answer_round_does_not(tmp_path):
+    with ScriptedModel([call("shell", command="uptime"), "Up 3 days."]) as model:
+        loop, _ = make_loop(tmp_path, model.url, grammar="root ::= \"x\"", max_iterations=2)
+        loop.run(user("uptime?"), conversation_id="c", request_id="r")
+    assert model.requests[0]["grammar"] == 'root ::= "x"'
+    assert "grammar" not in model.requests[1]

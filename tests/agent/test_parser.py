@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.loop.parser import parse_reply
+from halops.parser import parse_reply
 
 pytestmark = pytest.mark.unit
 

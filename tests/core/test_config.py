@@ -8,9 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli.main import app, main
-from agent.config import Settings, load_settings, resolve_config_path
+from agent.cli.settings import Settings, load_settings
 from agent.config_reference import BEGIN, END, render
-from agent.errors import ConfigError
+from halops.errors import ConfigError
+from halops.settings import resolve_config_path
 
 pytestmark = pytest.mark.unit
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -10,9 +10,9 @@ import time
 import httpx
 import pytest
 
-from agent.config import LlmSettings
-from agent.errors import LLMBadResponseError, LLMTimeoutError, LLMUnavailableError
-from agent.llm.client import LLMClient, probe
+from halops.errors import LLMBadResponseError, LLMTimeoutError, LLMUnavailableError
+from halops.llm.client import LLMClient, probe
+from halops.llm.config import LlmSettings
 from tests.support.procs import free_port
 
 OK_BODY = {

@@ -9,8 +9,8 @@ import openai
 import pytest
 from llama_cpp import Llama
 
-from agent.llm.client import LLMClient
-from agent.llm.models import bundled_model
+from halops.llm.client import LLMClient
+from halops.llm.models import bundled_model
 from tests.support.procs import free_port, halops_argv
 
 pytestmark = pytest.mark.model
@@ -78,7 +78,7 @@ def test_serve_dry_run_uses_current_gguf_and_settings(tmp_path, monkeypatch):
         halops_argv("llm", "serve", "--dry-run", "--port", "9999"), capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    assert "agent.llm.embedded" in out.stdout and "--port 9999" in out.stdout
+    assert "agent.model_server" in out.stdout and "--port 9999" in out.stdout
     assert "--n_ctx 2048" in out.stdout and "models/current.gguf" in out.stdout
 
 

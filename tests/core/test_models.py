@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from agent.errors import ModelNotFoundError
-from agent.llm.models import ModelStore, bundled_model, resolve_model
+from halops.errors import ModelNotFoundError
+from halops.llm.models import ModelStore, bundled_model, resolve_model
 
 pytestmark = pytest.mark.unit
 

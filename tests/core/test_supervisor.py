@@ -11,9 +11,10 @@ import threading
 
 import pytest
 
-from agent.config import LlmSettings, SupervisorSettings
-from agent.llm.client import LLMClient
+from agent.config import SupervisorSettings
 from agent.supervisor import ChildSpec, Supervisor
+from halops.llm.client import LLMClient
+from halops.llm.config import LlmSettings
 from tests.support.procs import free_port, halops_argv, pid_alive, port_open, stop, wait_for
 
 # A child that serves TCP on PORT, and exits with status 3 after LIFETIME seconds.

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agent.config import Settings
+from agent.cli.settings import Settings
 from trainer.data.config import DataSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,4 +119,6 @@ def ops_session(path: Path, session: str, *, exchanges: int = 3, secret: str | N
 
 def settings_for(tmp: Path, tokenizer: Path, **data: Any) -> Settings:
     data.setdefault("skills_dir", tmp / "no-skills")
+    # The session strategies' tests count exact outputs: synth episodes only where a test asks.
+    data.setdefault("synth_episodes", 0)
     return Settings(data_dir=tmp / "state", data=DataSettings(tokenizer=tokenizer, **data))

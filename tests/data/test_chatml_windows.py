@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agent.loop.parser import parse_reply
+from halops.parser import parse_reply
 from trainer.data import chatml, windows
 
 pytestmark = pytest.mark.unit

@@ -283,3 +283,15 @@ def test_cli_all_prints_a_summary_and_errors_cleanly(tmp_path, sources, tokenize
     assert (tmp_path / "cli-state" / "data" / "final" / "train.jsonl").exists()
     assert main(["--config", str(cfg), "data", "extract", "--source", str(tmp_path / "missing")]) == 2
     assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_all_adds_synth_episodes_to_final_and_reruns_nothing(tmp_path, sources, tokenizer_json):
+    settings = _settings(tmp_path, tokenizer_json, synth_episodes=60)
+    first = pipeline.run_all(settings)
+    names = [r.stage for r in first]
+    assert names.index("synth") == names.index("validate") - 1
+    report = json.loads((Layout(settings.data_dir).folder("validate") / "data_report.json").read_text())
+    assert report["final"]["all"]["strategy"].get("synth", 0) > 0
+    again = pipeline.run_all(settings)
+    assert {r.stage: r.status for r in again}["synth"] == "up to date"
+    assert {r.stage: r.status for r in again}["validate"] == "up to date"

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.config import LlmSettings
-from agent.llm.client import LLMClient
+from halops.llm.client import LLMClient
+from halops.llm.config import LlmSettings
 from tests.data.helpers import settings_for
 from trainer.data import augment, skills
 from trainer.data.config import DEFAULT_WEIGHTS, DataSettings

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import ServerSettings, Settings
-from agent.llm.models import ModelStore
+from agent.cli.settings import Settings
 from eval.config import EvalSettings
 from eval.errors import EvalError
 from eval.gate import REJECTED_FILE, deploy, report_path
+from halops.llm.config import ServerSettings
+from halops.llm.models import ModelStore
 from tests.eval.helpers import CASES
 from tests.support.procs import halops_argv
 from tests.support.scripted_llm import call
@@ -142,7 +143,7 @@ def test_a_candidate_that_cannot_be_served_is_a_clear_error_and_nothing_changes(
 
 
 def test_a_deploy_asks_a_running_halops_up_to_reload(env: dict) -> None:
-    from agent.cli.up import up_pid_path
+    from halops.pidfile import up_pid_path
 
     deployed_first(env, PROSE_ONLY)
     marker = env["tmp"] / "hup"

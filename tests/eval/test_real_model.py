@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.models import bundled_model
+from halops.llm.models import bundled_model
 from tests.eval.helpers import CASES as BASE_CASES
 from tests.eval.helpers import SMART_CASE
 from tests.support.procs import halops_argv

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,27 @@ def test_report_round_trip_and_bad_files(tmp_path: Path) -> None:
         EvalReport.load(tmp_path / "bad.json")
     with pytest.raises(EvalError, match="cannot read"):
         EvalReport.load(tmp_path / "missing.json")
+
+
+def test_call_validity_is_summed_and_survives_the_round_trip(tmp_path: Path) -> None:
+    r = report(t1=1, k1=0.5)
+    r.results[0].calls, r.results[0].valid_calls = 3, 2
+    r.grammar = True
+    data = r.as_dict()
+    assert (data["calls_emitted"], data["calls_valid"], data["calls_valid_share"]) == (3, 2, 0.6667)
+    loaded = EvalReport.load(r.save(tmp_path / "r.json"))
+    assert loaded.calls_emitted == 3 and loaded.calls_valid == 2 and loaded.grammar
+    assert report(k1=1).calls_valid_share is None, "no calls: no share, rather than a fake 100 %"
+
+
+def test_a_report_from_before_call_counting_still_loads(tmp_path: Path) -> None:
+    old = {
+        "model": "m",
+        "cases_file": "c",
+        "created": 1.0,
+        "digest": "d",
+        "results": [{"id": "t1", "category": "tool-use", "score": 1.0, "reply": "x", "notes": []}],
+    }
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    loaded = EvalReport.load(tmp_path / "old.json")
+    assert loaded.results[0].calls == 0 and not loaded.grammar and loaded.overall == 1.0

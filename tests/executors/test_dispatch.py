@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from safety.calls import ToolCall
+from halops.calls import ToolCall
 from safety.decision import Decision, Verdict
 from tests.support.fleet import Fleet
 

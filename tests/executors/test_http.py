@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from safety.calls import ToolCall
+from halops.calls import ToolCall
 from tests.support.fleet import Fleet, add_http
 from tests.support.httpserver import run_http_server
 from tests.support.procs import free_port

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from agent.executors.output import Streams
-from safety.calls import ToolCall
+from halops.calls import ToolCall
 from tests.support.fleet import Fleet, add_bmc
 from tests.support.ipmi import free_udp_port
 

@@ -9,7 +9,7 @@ import pytest
 
 from agent.executors.output import Streams
 from agent.executors.shell import ShellExecutor, clean_env
-from safety.calls import ToolCall
+from halops.calls import ToolCall
 from safety.decision import Decision, Verdict
 from tests.support.fleet import Fleet
 from tests.support.procs import pid_alive

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from agent.executors.hostkeys import fingerprint
-from safety.calls import ToolCall
+from halops.calls import ToolCall
 from tests.support.fleet import Fleet, add_ssh_host, other_key
 from tests.support.sshd import free_tcp_port, keygen
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent.config import load_settings
-from agent.errors import ConfigError
+from agent.cli.settings import load_settings
+from halops.errors import ConfigError
 from rag.config import RagSettings
 
 pytestmark = pytest.mark.unit

@@ -61,7 +61,7 @@ def test_missing_collection_returns_nothing(tmp_path, settings, fake_embedder):
 
 
 def test_open_retriever_takes_full_settings_and_loads_nothing(tmp_path):
-    from agent.config import Settings
+    from agent.cli.settings import Settings
 
     settings = Settings(rag=RagSettings(top_k=3))
     r = open_retriever(settings)

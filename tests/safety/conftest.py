@@ -9,7 +9,7 @@ import pytest
 from hypothesis import settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from safety.calls import ToolCall
+from halops.calls import ToolCall
 from safety.check import check
 from safety.decision import Decision
 from safety.inventory import Inventory

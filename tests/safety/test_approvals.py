@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import HalopsError
+from halops.calls import ToolCall
+from halops.errors import HalopsError
 from safety import (
     ApprovalError,
     ApprovalExpiredError,
@@ -18,7 +19,6 @@ from safety import (
     check,
 )
 from safety.approvals import default_db_path
-from safety.calls import ToolCall
 
 pytestmark = pytest.mark.unit
 

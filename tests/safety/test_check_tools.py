@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from halops.calls import ToolCall
 from safety import check
-from safety.calls import ToolCall
 from safety.decision import Verdict
 from safety.ratelimit import RateLimiter
 

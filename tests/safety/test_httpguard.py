@@ -120,14 +120,14 @@ def test_two_host_headers_are_refused(client: TestClient) -> None:
 
 
 def test_the_bind_address_is_answered_a_wildcard_is_not() -> None:
-    from agent.config import ServerSettings
-    from agent.llm.server import embedded_argv
     from agent.server.app import bind_hosts
+    from halops.llm.config import ServerSettings
+    from halops.llm.server import embedded_argv
 
     assert bind_hosts("10.0.0.5", ["ops.example"]) == ["ops.example", "10.0.0.5"]
     assert bind_hosts("0.0.0.0", []) == [] and bind_hosts("::", ["a"]) == ["a"]
     argv = embedded_argv(
         ServerSettings(host="10.0.0.7", allowed_hosts=["llm.lan"]), Path("m.gguf"), alias="x"
     )
-    assert argv[argv.index("agent.llm.embedded") :][0] == "agent.llm.embedded"
+    assert argv[argv.index("agent.model_server") :][0] == "agent.model_server"
     assert " ".join(argv).endswith("--halops_allowed_host llm.lan --halops_allowed_host 10.0.0.7")

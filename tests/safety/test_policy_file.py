@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ConfigError, HalopsError
+from halops.calls import ToolCall
+from halops.errors import ConfigError, HalopsError
 from safety import PolicyError, check, default_policy, load_policy
-from safety.calls import ToolCall
 
 pytestmark = pytest.mark.unit
 

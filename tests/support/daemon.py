@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from agent.config import Settings
+from agent.cli.settings import Settings
 from agent.daemon import Daemon
 from agent.server.app import create_app
 from tests.support.procs import free_port

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from agent.config import Settings
+from agent.cli.settings import Settings
 from agent.executors.config import ExecutorSettings
 from agent.executors.dispatch import Executors
 from tests.support import httpserver, ipmi, sshd

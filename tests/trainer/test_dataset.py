@@ -16,7 +16,7 @@ from trainer.errors import TrainerError
 def tokenizer():  # noqa: ANN201
     from transformers import AutoTokenizer
 
-    from agent.llm.models import bundled_model
+    from halops.llm.models import bundled_model
 
     path = bundled_model()
     return AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.llm.models import ModelStore
 from eval.gate import REJECTED_FILE
+from halops.llm.models import ModelStore
 from tests.eval.test_real_model import CASES
 from tests.support.procs import halops_argv
 from tests.trainer.toolcall_data import write_dataset

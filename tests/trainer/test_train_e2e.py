@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.config import LlmSettings
-from agent.llm.client import probe
+from halops.llm.client import probe
+from halops.llm.config import LlmSettings
 from tests.support.procs import free_port, halops_argv, stop, wait_for
 from tests.trainer.toolcall_data import write_dataset
 from trainer.jobs import JobStore

@@ -16,9 +16,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from agent.config import LlmSettings
-from agent.errors import LLMError
-from agent.llm.client import LLMClient
+from halops.errors import LLMError
+from halops.llm.client import LLMClient
+from halops.llm.config import LlmSettings
 from trainer.data import chatml, skills
 from trainer.data.config import DataSettings
 from trainer.data.jsonl import write_json, write_jsonl

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from agent.loop.prompt import system_prompt
-from safety import calls as agent_calls
+from halops import calls as agent_calls
+from halops.prompt import system_prompt
 from trainer.data import toolmap
 
 Message = dict[str, Any]

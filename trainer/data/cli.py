@@ -15,8 +15,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent.cli.common import ConfigOpt, console, err_console, load
-from agent.cli.files import need
+from halops.cli import ConfigOpt, console, err_console, load
+from halops.files import need
 
 app = typer.Typer(help="Training data: extract, qualify, curate, augment, validate.", no_args_is_help=True)
 T = TypeVar("T")
@@ -127,3 +127,32 @@ def all_(
 ) -> None:
     """Every stage in order; stages already up to date are not run again."""
     _run(ctx, config, "all", source, force)
+
+
+@app.command()
+def synth(
+    ctx: typer.Context,
+    episodes: Annotated[
+        int | None, typer.Option("--episodes", "-n", min=1, help="How many (default: data.synth_episodes).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed (default: data.seed).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder (default: <data_dir>/data/synth).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Fleet-skill episodes in the agent's exact format → synth/{train,val,test}.jsonl (seeded)."""
+    from trainer.data.synth import run
+
+    settings = load(ctx, config)
+    result = run.run(settings, episodes=episodes, seed=seed, out=out)
+    table = Table(title="halops data synth")
+    table.add_column("split")
+    table.add_column("episodes", justify="right")
+    for name, n in result.counts.items():
+        table.add_row(name, str(n))
+    console.print(table)
+    console.print(
+        "kinds: " + ", ".join(f"{k} {v}" for k, v in result.by_kind.items()), highlight=False
+    )
+    console.print(f"written: {result.files[0].parent}", highlight=False)

@@ -171,6 +171,16 @@ class DataSettings(BaseModel):
         (0.90, 0.05, 0.05), description="Train, validation and test shares (grouped by session)."
     )
     seed: int = Field(20261122, description="Seed of every random choice (split order, MinHash).")
+    # --- synth ---------------------------------------------------------------------------------
+    synth_episodes: int = Field(
+        1500,
+        ge=0,
+        description="Fleet-skill episodes `halops data synth` generates in the agent's own format "
+        "(tool use, follow-ups, policy answers, restraint); `data all` adds them to final/. 0: off.",
+    )
+    synth_excerpt_share: float = Field(
+        0.15, ge=0, le=1, description="Share of synth episodes whose prompt carries runbook excerpts."
+    )
     known_secrets_file: Path | None = Field(
         None,
         description="File of known secret values, one per line, redacted wherever they appear "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import Settings
+from halops.settings import RootSettings as Settings
 from trainer.data.secretguard import SecretGuard
 from trainer.data.stages import STAGES, Layout, Progress, StageResult
 
@@ -70,7 +70,33 @@ def run_all(
     even when, by chance, to the same bytes: cheap, and it keeps the logic obvious)."""
     results = []
     for name in STAGES:
+        if name == "validate" and settings.data.synth_episodes:
+            synth = run_synth(settings, force=force)
+            results.append(synth)
+            force = force or synth.status == "ran"
         result = run_stage(name, settings, sources=sources, force=force, progress=progress)
         results.append(result)
         force = force or result.status == "ran"
     return results
+
+
+def run_synth(settings: Settings, *, force: bool = False) -> StageResult:
+    """The synth strategy inside `all`: rerun only when its request (seed, count, prompt) changed."""
+    import json
+    import time
+
+    from trainer.data.synth import run as synth
+
+    out = layout(settings).root / "synth"
+    req = synth.request(settings, out=out)
+    key = req.fingerprint()
+    report = out / "report.json"
+    try:
+        current = json.loads(report.read_text()).get("fingerprint") == key
+    except (OSError, ValueError):
+        current = False
+    if current and not force:
+        return StageResult("synth", "up to date")
+    started = time.monotonic()
+    result = synth.run(settings, out=out)
+    return StageResult("synth", "ran", {**result.counts, **result.by_kind}, time.monotonic() - started)

@@ -46,8 +46,8 @@ def _source(configured: Path | None) -> Path:
         if not path.exists():
             raise TokenizerError(f"data.tokenizer {path} does not exist")
         return path
-    from agent.errors import ModelNotFoundError
-    from agent.llm.models import bundled_model
+    from halops.errors import ModelNotFoundError
+    from halops.llm.models import bundled_model
 
     try:
         return bundled_model()

@@ -1,7 +1,7 @@
 """Claude Code `Bash` calls → the agent's own tools (`shell`, `ssh`, `http`, `ipmi`).
 
 A fine-tune learns the tool names and argument schemas it is shown. The halops agent offers four
-tools (safety/calls.py); Claude Code's `Bash` is not one of them, so curate rewrites each Bash
+tools (halops/calls.py); Claude Code's `Bash` is not one of them, so curate rewrites each Bash
 call as the agent call that does the same thing (`data.map_tools`, on by default):
 
 - `ssh [options] [user@]HOST COMMAND...` → `ssh {host, command}`; the remote command is the
@@ -42,7 +42,7 @@ Not mapped (None, the call is kept as Claude Code wrote it): other tools (`Read`
 Bash call without a non-blank `command` string, `run_in_background` calls (the agent has no
 background shells; their result is a shell id, not output) and interactive ssh logins.
 
-Every mapped result is validated with the agent's argument model (`safety.calls.ARG_MODELS`); a
+Every mapped result is validated with the agent's argument model (`halops.calls.ARG_MODELS`); a
 call that does not validate goes to `shell` instead. Host names are kept as written (`root@db2` →
 `db2`, `-H node12-bmc` → `node12-bmc`); inventory names cannot be checked here.
 """
@@ -57,7 +57,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from safety.calls import ARG_MODELS, ToolName
+from halops.calls import ARG_MODELS, ToolName
 
 Word = tuple[str, bool]  # (text after quote removal, literal: no expansion by the local shell)
 Mapped = tuple[str, dict[str, Any]]

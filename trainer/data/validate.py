@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import safety.secret_rules as rules
-from agent.loop.parser import parse_reply
+from halops.parser import parse_reply
 from safety.scrub import scrub
 from trainer.data import augment, chatml, curate, dedup, report, split
 from trainer.data.config import DataSettings
@@ -61,8 +61,17 @@ def load_examples(layout: Layout, ds: DataSettings) -> tuple[list[dict[str, Any]
         if not extra.exists():
             raise StageInputError(f"{extra} is missing: run `halops data augment` first")
         paths.append(extra)
+    paths += synth_files(layout, ds)
     bad = BadLines()
     return [ex for p in paths for ex in read_objects(p, bad)], bad
+
+
+def synth_files(layout: Layout, ds: DataSettings) -> list[Path]:
+    """`halops data synth` output, when synth is on and has run (`data all` runs it first)."""
+    if ds.synth_episodes == 0:
+        return []
+    folder = layout.root / "synth"
+    return [p for p in (folder / f"{s}.jsonl" for s in ("train", "val", "test")) if p.exists()]
 
 
 def _known_secrets(ds: DataSettings) -> tuple[str, ...]:
@@ -256,6 +265,7 @@ def run(
     paths = [cur / n for n in curate.OUTPUTS.values()] + [layout.folder("qualify") / "session_scores.jsonl"]
     if augment.enabled(ds):
         paths.append(layout.folder("augment") / augment.OUTPUT)
+    paths += synth_files(layout, ds)
     inputs = input_digests(paths)
     inputs["tokenizer"] = identity(ds.tokenizer)
     inputs["known_secrets"] = (

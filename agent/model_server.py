@@ -1,4 +1,4 @@
-"""`python -m agent.llm.embedded`: llama-cpp-python's OpenAI server behind halops's Host/Origin guard.
+"""`python -m agent.model_server`: llama-cpp-python's OpenAI server behind halops's Host/Origin guard.
 
 `python -m llama_cpp.server` answers any Host, so a web page can reach it through DNS rebinding.
 This module takes the same command line, builds the same app with llama-cpp-python's own app
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-ALLOWED_HOST_OPTION = "--halops_allowed_host"
+from halops.llm.server import ALLOWED_HOST_OPTION
 
 
 def main(argv: list[str] | None = None) -> int:

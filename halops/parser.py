@@ -18,9 +18,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from safety.calls import ToolCall
+from halops.calls import ToolCall
 
 OPEN, CLOSE = "<tool_call>", "</tool_call>"
+# Stop sequences of every completion: the model must not write the tools' answers itself.
+STOP = ["<tool_response>"]
 _BLOCK = re.compile(r"<tool_call>(.*?)(?:</tool_call>|\Z)", re.DOTALL)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 

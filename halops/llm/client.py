@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from agent.config import LlmSettings
-from agent.errors import LLMBadResponseError, LLMTimeoutError, LLMUnavailableError
+from halops.errors import LLMBadResponseError, LLMTimeoutError, LLMUnavailableError
+from halops.llm.config import LlmSettings
 
 Message = dict[str, Any]
 
@@ -130,9 +130,15 @@ class LLMClient:
         temperature: float | None = None,
         stop: list[str] | None = None,
         timeout_s: float | None = None,
+        grammar: str | None = None,
     ) -> ChatResult:
-        """One non-streaming completion. `timeout_s` caps the whole request (a per-call deadline)."""
-        body = self._payload(messages, max_tokens=max_tokens, temperature=temperature, stop=stop)
+        """One non-streaming completion. `timeout_s` caps the whole request (a per-call deadline).
+
+        `grammar` (GBNF) constrains sampling on servers built on llama.cpp; others ignore or refuse it.
+        """
+        body = self._payload(
+            messages, max_tokens=max_tokens, temperature=temperature, stop=stop, grammar=grammar
+        )
         request = self._http.build_request(
             "POST",
             "/chat/completions",

@@ -1,0 +1,121 @@
+"""The default install does its job: bootstrap the bundled model, serve it, ask about the disks.
+
+The one full bootstrap of a test run (`halops bootstrap --rebuild`: the shipped recipe on this
+CPU, the real converter, the real gate on the shipped eval) must pass the gate. Then, as after
+`make run`'s setup, `halops rag ingest` and `halops up` serve it, and "How full are the disks on
+this machine?" must run `df` through the shell tool and quote a use% that the real `df` printed.
+The shipped adapter is installed once too (`halops bootstrap` without --rebuild).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from halops.llm.models import ModelStore
+from tests.support.procs import free_port, halops_argv, stop, wait_for
+from trainer import bootstrap as boot
+
+pytestmark = [pytest.mark.model, pytest.mark.integration, pytest.mark.timeout(3600)]
+QUESTION = "How full are the disks on this machine?"
+
+
+def _env(data_dir: Path, reports: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HALOPS_")}
+    (data_dir / "halops.toml").parent.mkdir(parents=True, exist_ok=True)
+    (data_dir / "halops.toml").touch()
+    # Version 0's report is the same in every data dir: score the bundled model once.
+    env.update(
+        HALOPS_DATA_DIR=str(data_dir),
+        HALOPS_CONFIG=str(data_dir / "halops.toml"),
+        HALOPS_EVAL__REPORTS_DIR=str(reports),
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def reports_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("eval-reports")
+
+
+@pytest.fixture(scope="session")
+def rebuilt(tmp_path_factory: pytest.TempPathFactory, reports_dir: Path) -> Iterator[dict[str, str]]:
+    data_dir = tmp_path_factory.mktemp("bootstrap-rebuild")
+    env = _env(data_dir, reports_dir)
+    proc = subprocess.run(
+        halops_argv("bootstrap", "--rebuild"), capture_output=True, text=True, env=env, timeout=3000
+    )
+    (data_dir / "bootstrap.log").write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    yield env
+
+
+def test_rebuild_passes_the_gate(rebuilt: dict[str, str]) -> None:
+    data_dir = Path(rebuilt["HALOPS_DATA_DIR"])
+    store = ModelStore(data_dir / "models")
+    version = store.active_version()
+    assert version is not None and version >= 1
+    assert store.current_link.resolve() == store.version_path(version).resolve()
+    provenance = json.loads((store.version_path(version).parent / "PROVENANCE.json").read_text())
+    assert provenance["source"] == "bootstrap (rebuild)" and provenance["deployed"] is True
+    log = (data_dir / "bootstrap.log").read_text()
+    assert "bootstrapped: v" in log
+
+
+def _real_use_percentages() -> set[str]:
+    found: set[str] = set()
+    for argv in (["df", "-h"], ["df", "-hP"], ["df"], ["df", "-i"], ["df", "-hT"]):
+        out = subprocess.run(argv, capture_output=True, text=True).stdout
+        found |= set(re.findall(r"\b\d{1,3}%", out))
+    return found
+
+
+def test_disk_question_runs_df_and_quotes_a_real_use_percent(rebuilt: dict[str, str]) -> None:
+    env = dict(rebuilt)
+    port, agent_port = free_port(), free_port()
+    env.update(HALOPS_SERVER__PORT=str(port), HALOPS_AGENT__PORT=str(agent_port))
+    ingest = subprocess.run(halops_argv("rag", "ingest"), capture_output=True, text=True, env=env, timeout=900)
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+    proc = subprocess.Popen(halops_argv("up"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    output: list[str] = []
+    threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    try:
+        assert wait_for(lambda: "halops is up" in "".join(output), 300), "".join(output)[-3000:]
+        resp = httpx.post(
+            f"http://127.0.0.1:{agent_port}/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": QUESTION}]},
+            timeout=600,
+        )
+    finally:
+        stop(proc)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    steps = body["halops"]["steps"]
+    assert steps and steps[0]["tool"] == "shell", steps
+    assert re.match(r"\s*df\b", steps[0]["arguments"]["command"]), steps
+    answer = body["choices"][0]["message"]["content"]
+    quoted = set(re.findall(r"\b\d{1,3}%", answer))
+    assert quoted & _real_use_percentages(), (answer, _real_use_percentages())
+
+
+@pytest.mark.skipif(boot.shipped_adapter() is None, reason="no shipped adapter in this checkout")
+def test_shipped_adapter_installs_and_passes_the_gate(tmp_path: Path, reports_dir: Path) -> None:
+    env = _env(tmp_path / "data", reports_dir)
+    proc = subprocess.run(halops_argv("bootstrap"), capture_output=True, text=True, env=env, timeout=1800)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "adapter: shipped" in out
+    store = ModelStore(tmp_path / "data" / "models")
+    version = store.active_version()
+    assert version is not None and version >= 1
+    provenance = json.loads((store.version_path(version).parent / "PROVENANCE.json").read_text())
+    assert provenance["source"] == "bootstrap (shipped)"
+    assert provenance["adapter_sha256"] == boot.SHIPPED_PIN.read_text().split()[0]
