@@ -55,6 +55,12 @@ class AgentSettings(Section):
         description="Bind address. Any non-loopback address requires agent.token_file.",
     )
     port: int = Field(8080, ge=1, le=65535, description="TCP port of the OpenAI-compatible API.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (or addresses) clients may use to reach the API besides loopback "
+        "addresses and localhost; any other Host header gets 403 (DNS rebinding guard). Add the "
+        "name clients use when binding off loopback.",
+    )
     token_file: Path | None = Field(
         None,
         description="File holding the bearer token clients must send. A relative name is looked "

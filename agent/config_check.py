@@ -29,6 +29,15 @@ def check_settings(settings: ServiceSettings) -> list[tuple[str, str]]:
     binary = server.llama_server_binary
     if binary is not None and not (binary.is_file() and os.access(binary, os.X_OK)):
         problems.append(("server.llama_server_binary", f"{binary} is not an executable file"))
+    agent = settings.agent
+    if agent.host in {"0.0.0.0", "::"} and not agent.allowed_hosts:
+        problems.append(
+            (
+                "agent.allowed_hosts",
+                f"agent.host is {agent.host} but no allowed_hosts: clients off this host get 403 (Host "
+                "check); add the names or addresses they use",
+            )
+        )
     if server.host not in {"127.0.0.1", "::1", "localhost"}:
         problems.append(
             ("server.host", f"{server.host} is not loopback: the model server has no authentication")

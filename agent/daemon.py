@@ -111,6 +111,7 @@ class Daemon:
             conversation_id=conversation_key(request),
             request_id=request_id,
             client=client,
+            max_tokens=request.answer_cap,
         )
 
     def model_ready(self) -> bool:

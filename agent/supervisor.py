@@ -9,7 +9,10 @@ deployed current.gguf) without touching the others; `halops deploy` sends it thr
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
+import os
 import signal
 import subprocess
 import threading
@@ -19,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.config import SupervisorSettings
+from agent.ports import listens
+from halops.errors import HalopsError
 from halops.pidfile import pid_file, signal_reload
 
-__all__ = ["ChildSpec", "Supervisor", "pid_file", "signal_reload"]
+__all__ = ["AlreadyRunningError", "ChildSpec", "Supervisor", "exclusive", "pid_file", "signal_reload"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -42,6 +47,9 @@ class ChildSpec:
     log_path: Path
     env: dict[str, str] | None = None
     reload_on_hup: bool = False
+    # The port the child serves: it is ready only once the listening socket there is its own, so
+    # another server answering on that port is never taken for it.
+    port: int | None = None
 
 
 @dataclass
@@ -148,7 +156,7 @@ class Supervisor:
             if child.proc.poll() is not None:
                 self._crashed(child)
                 return False
-            if child.spec.healthy():
+            if self._listening(child) and child.spec.healthy():
                 child.ready = True
                 self.log(f"{child.spec.name}: ready")
                 return True
@@ -158,6 +166,12 @@ class Supervisor:
             self._terminate(child)
             self._crashed(child)
         return False
+
+    @staticmethod
+    def _listening(child: _Child) -> bool:
+        if child.spec.port is None or child.proc is None:
+            return True
+        return listens(child.proc.pid, child.spec.port) is not False  # None: cannot tell here
 
     def _tick(self) -> None:
         now = time.monotonic()
@@ -207,3 +221,32 @@ class Supervisor:
             if child.proc is not None and child.proc.poll() is None:
                 self._terminate(child)
                 self.log(f"{child.spec.name}: stopped")
+
+
+# -- one supervisor per data dir ------------------------------------------------------------------
+
+
+class AlreadyRunningError(HalopsError):
+    """Another supervisor holds the lock of this data dir."""
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, what: str):  # noqa: ANN201 - a context manager
+    """Hold an exclusive lock on `path` for the block, or raise `AlreadyRunningError` at once.
+
+    flock, not a pid file check: the kernel drops the lock when its holder dies, however it dies,
+    so a stale file never blocks a start and two starts never both win.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise AlreadyRunningError(f"{what} is already running (pid {holder}, lock {path})") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock

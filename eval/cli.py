@@ -12,6 +12,7 @@ from rich.table import Table
 from eval.report import CaseResult, EvalReport, Verdict
 from halops.cli import ConfigOpt, console, fail, load
 from halops.errors import HalopsError
+from halops.files import need, need_optional
 
 app = typer.Typer(help="Score a model on the eval cases; compare two reports.", no_args_is_help=True)
 REGRESSED = 3  # exit status of a gate that refused a model: not an error, a decision
@@ -73,6 +74,7 @@ def run(
     """Score a model on the eval cases (greedy, the agent's prompt and tools, no retrieval)."""
     from eval import gate
 
+    need_optional(cases, "eval cases")
     settings = load(ctx, config)
     if grammar is not None:  # measured both ways for the grammar's before/after (docs/eval.md)
         settings = settings.model_copy(
@@ -110,6 +112,8 @@ def compare_cmd(
     """Would `candidate` pass the deploy gate against `baseline`? Exit 3 when it regressed."""
     from eval.report import compare
 
+    need(baseline, "baseline report")
+    need(candidate, "candidate report")
     settings = load(ctx, config)
     try:
         verdict = compare(
@@ -135,6 +139,7 @@ def deploy(
     from eval import gate
     from halops.pidfile import signal_reload, up_pid_path
 
+    need(gguf, "GGUF")
     settings = load(ctx, config)
     console.print("scoring the deployed model (reused when already scored) and the candidate")
     try:

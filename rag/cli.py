@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from halops.cli import ConfigOpt, console, err_console, fail, load
+from halops.files import need, need_optional
 
 app = typer.Typer(help="Runbook retrieval: ingest, query, eval.", no_args_is_help=True)
 
@@ -79,6 +80,8 @@ def ingest(
     from rag.ingest import ingest as run_ingest
     from rag.retriever import bundled_runbooks
 
+    for path in paths or []:
+        need(path, "source", "any")  # a typo must not look like "nothing changed"
     settings = load(ctx, config)
     roots = list(paths or [])
     if not roots:
@@ -187,6 +190,7 @@ def eval_cmd(
     from rag.retriever import Retriever, bundled_runbooks
     from rag.store import ChunkStore
 
+    need_optional(evalset, "evaluation set")
     settings = load(ctx, config)
     labelled = load_evalset(evalset or default_evalset())
     embedder, store = _open(settings)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from halops.calls import HttpArgs, IpmiAction, IpmiArgs, ShellArgs, SshArgs, ToolCall, ToolName
 from safety.decision import Decision, Verdict
+from safety.harmchecks import harm_of
 from safety.hosts import Place, classify
 from safety.inventory import Inventory
 from safety.policy import Policy, default_policy
@@ -118,6 +119,8 @@ def shell_decision(command: str, inventory: Inventory, policy: Policy, remote: s
     analysis = shell_analysis(command, inventory, policy, remote)
     top = analysis.verdict()
     decision = Decision(verdict=top.verdict, rule=top.rule, reason=top.reason)
+    if top.verdict == Verdict.DENY:
+        decision.harm = harm_of(top.rule, policy)
     if top.verdict == Verdict.DENY or analysis.script is None:
         return decision
     rebuilt = analysis.script.rebuild()

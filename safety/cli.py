@@ -12,8 +12,10 @@ from pydantic import ValidationError
 
 from halops.calls import ToolCall
 from halops.cli import ConfigOpt, console, load
+from halops.files import InputFileError, is_stdin, need_optional, open_binary, read_text
 from safety.check import check, shell_analysis
 from safety.decision import Verdict
+from safety.harmchecks import HARMS
 from safety.inventory import Inventory, load_inventory
 from safety.policy import Policy, load_policy
 
@@ -43,6 +45,8 @@ _CHUNK = 1 << 16
 def _context(
     ctx: typer.Context, config: Path | None, inventory: Path | None, policy: Path | None
 ) -> tuple[Inventory, Policy]:
+    need_optional(inventory, "inventory")
+    need_optional(policy, "policy")
     settings = load(ctx, config)
     if inventory is None:
         inventory = settings.executors.inventory or settings.data_dir / "inventory.yaml"
@@ -90,13 +94,14 @@ def check_cmd(
 def scrub_cmd(
     ctx: typer.Context,
     file: Annotated[
-        Path | None, typer.Argument(help="File to scrub (default: stdin).", show_default=False)
+        Path | None,
+        typer.Argument(help="File to scrub; `-` or nothing: standard input.", show_default=False),
     ] = None,
     secrets_file: Annotated[
         Path | None,
         typer.Option(
             "--secrets-file",
-            help="Known secret values, one per line, to redact wherever they appear.",
+            help="Known secret values, one per line, to redact wherever they appear (`-`: stdin).",
             show_default=False,
         ),
     ] = None,
@@ -105,13 +110,15 @@ def scrub_cmd(
     """Redact credentials: scrubbed text to stdout, a findings summary to stderr."""
     from safety.scrub import Scrubber
 
+    if is_stdin(secrets_file) and (file is None or is_stdin(file)):
+        raise InputFileError("--secrets-file - reads standard input: give the text to scrub as FILE")
     settings = load(ctx, config)
     known: list[str] = []
     if secrets_file is not None:
-        known = [s for s in secrets_file.read_text(encoding="utf-8").splitlines() if s]
+        known = [s for s in read_text(secrets_file, "secrets file").splitlines() if s]
     scrubber = Scrubber(known, min_known_length=settings.safety.scrub_min_known_secret_length)
     # Bytes that are not UTF-8 pass through untouched (surrogateescape both ways).
-    source = file.open("rb") if file is not None else sys.stdin.buffer
+    source = open_binary(file, "file to scrub")
     out = sys.stdout.buffer
     try:
         while chunk := source.read(_CHUNK):
@@ -121,7 +128,7 @@ def scrub_cmd(
         out.write(scrubber.finish().encode("utf-8", "surrogateescape"))
         out.flush()
     finally:
-        if file is not None:
+        if source is not sys.stdin.buffer:
             source.close()
     findings = scrubber.findings
     if findings:
@@ -182,5 +189,13 @@ def explain_cmd(
         markup=False,
         soft_wrap=True,
     )
+    if decision.harm is not None:
+        console.print(
+            f"class {decision.harm}: {HARMS.get(decision.harm, 'named by the policy')}; "
+            "denied outright, no approval can run it",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     if decision.command is not None:
         console.print(f"runs {decision.command}", highlight=False, markup=False, soft_wrap=True)

@@ -235,15 +235,7 @@ def run_interpreter(program: str, inv: Invocation, ctx: Context, out: Analysis) 
 
 
 def find_exec(inv: Invocation, ctx: Context, out: Analysis) -> None:
-    args = inv.words[1:]
-    i = 0
-    while i < len(args) and args[i].value in ("-H", "-L", "-P", "-D", "-O"):
-        i += 2 if args[i].value == "-D" else 1
-    starts: list[Word] = []
-    while i < len(args) and not args[i].value.startswith(("-", "(", "!", ")")):
-        starts.append(args[i])
-        i += 1
-    expr = args[i:]
+    starts, expr = find_parts(inv.words[1:])
     j = 0
     while j < len(expr):
         v = expr[j].value
@@ -258,32 +250,62 @@ def find_exec(inv: Invocation, ctx: Context, out: Analysis) -> None:
                 "find -exec runs a command on files found at run time.",
                 inv,
             )
-            analyze_invocation(Invocation(expr[j + 1 : k], None, inv.depth + 1, inv.cwd, True), ctx, out)
+            inner = expr[j + 1 : k]
+            # `-exec rm {} +` is `-delete` spelled out: the same floor applies.
+            if inner and normalize(inner[0].value).rsplit("/", 1)[-1] in FILE_DESTROYERS:
+                _deny_emptying(starts, expr, inv, ctx, out, f"find -exec {inner[0].value}")
+            analyze_invocation(Invocation(inner, None, inv.depth + 1, inv.cwd, True), ctx, out)
             j = k + 1
             continue
         if v == "-delete":
-            # Without a name filter, -delete under a protected path empties it.
-            named = any(w.value in FIND_FILTERS for w in expr)
-            for s in starts or [Word(".", "1", True)]:
-                path = word_path(s, inv.cwd)
-                risky = (
-                    not s.static
-                    or ctx.paths.is_protected(path)
-                    or (s.glob and ctx.paths.glob_hits_protected(path))
-                )
-                if risky and (not named or path in ("/", "~", ".") or not s.static):
-                    _add(
-                        out,
-                        Verdict.DENY,
-                        "deny.recursive-protected",
-                        f"find -delete under {s.value.replace(DYN, '…')} would empty a system directory.",
-                        inv,
-                    )
-                    break
+            _deny_emptying(starts, expr, inv, ctx, out, "find -delete")
             _add(out, Verdict.APPROVE, "approve.file-change", "find -delete removes files.", inv)
         elif v in ("-fprint", "-fprint0", "-fprintf", "-fls"):
             _add(out, Verdict.APPROVE, "approve.file-change", "find writes its output to a file.", inv)
         j += 1
+
+
+# Programs that destroy the files they are given (run by find -exec, xargs or a loop).
+FILE_DESTROYERS = frozenset({"rm", "unlink", "shred", "truncate", "wipe", "srm"})
+
+
+def empties_protected(starts: list[Word], expr: list[Word], cwd: str | None, ctx: Context) -> Word | None:
+    """The start path of a find that lists every file of a protected tree (no name filter), if any."""
+    named = any(w.value in FIND_FILTERS for w in expr)
+    for s in starts or [Word(".", "1", True)]:
+        path = word_path(s, cwd)
+        risky = (
+            not s.static or ctx.paths.is_protected(path) or (s.glob and ctx.paths.glob_hits_protected(path))
+        )
+        if risky and (not named or path in ("/", "~", ".") or not s.static):
+            return s
+    return None
+
+
+def _deny_emptying(
+    starts: list[Word], expr: list[Word], inv: Invocation, ctx: Context, out: Analysis, what: str
+) -> None:
+    s = empties_protected(starts, expr, inv.cwd, ctx)
+    if s is not None:
+        _add(
+            out,
+            Verdict.DENY,
+            "deny.recursive-protected",
+            f"{what} under {s.value.replace(DYN, '…')} would empty a system directory.",
+            inv,
+        )
+
+
+def find_parts(words: list[Word]) -> tuple[list[Word], list[Word]]:
+    """(start paths, expression) of a find command's arguments."""
+    i = 0
+    while i < len(words) and words[i].value in ("-H", "-L", "-P", "-D", "-O"):
+        i += 2 if words[i].value == "-D" else 1
+    starts: list[Word] = []
+    while i < len(words) and not words[i].value.startswith(("-", "(", "!", ")")):
+        starts.append(words[i])
+        i += 1
+    return starts, words[i:]
 
 
 def bare_wrapper(program: str, inv: Invocation, out: Analysis) -> None:

@@ -17,6 +17,11 @@ class Decision(BaseModel):
     verdict: Verdict
     rule: str = Field(description="Id of the policy rule that decided, e.g. 'deny.rm-recursive-system'.")
     reason: str = Field(description="One sentence for the model and the operator.")
+    harm: str | None = Field(
+        None,
+        description="Deny only: the class of damage the call would do ('data', 'firewall', 'kernel', "
+        "'persistence', 'system-tree'...), when the denial is about damage.",
+    )
     retry_after_s: float | None = Field(
         None, description="Set when a rate limit denied the call: seconds until a token is free."
     )

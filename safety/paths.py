@@ -6,6 +6,7 @@ Policy globs are segment-aware: `*` and `?` stay inside one path component, `**`
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import posixpath
 import re
@@ -107,13 +108,31 @@ class Paths(BaseModel):
     standard_bin_dirs: list[str] = Field(
         description="A program named by path counts as itself only from these directories."
     )
+    system_tree: list[str] = Field(
+        default_factory=list,
+        description="Directories every program depends on: moving, renaming or re-permissioning one "
+        "(or mirroring into it with --delete) is denied.",
+    )
+    system_programs: list[str] = Field(
+        default_factory=list,
+        description="Shells, the loader and login programs: replacing, moving or disabling one is denied.",
+    )
 
 
 class PathRules:
     """The policy's path classes, compiled once per policy."""
 
-    def __init__(self, paths: Paths):
+    def __init__(self, paths: Paths, critical_sysctls: list[str] | None = None):
         self.paths = paths
+        self._system_tree = _GlobSet(paths.system_tree)
+        self._system_programs = _GlobSet(paths.system_programs)
+        # /proc/sys/kernel/panic is kernel.panic: one list decides both spellings. `key=value`
+        # entries are critical only with such a value; through /proc/sys the value is not seen,
+        # so there the key alone counts (`sysctl -w` shows the value and is judged precisely).
+        entries = critical_sysctls or []
+        self._sysctls = _GlobSet([k.replace(".", "/") for k in entries if "=" not in k])
+        self._sysctl_values = [tuple(k.split("=", 1)) for k in entries if "=" in k]
+        self._sysctl_keys = _GlobSet([k.split("=", 1)[0].replace(".", "/") for k in entries])
         self._credentials = _GlobSet(paths.credentials)
         self._not_credentials = _GlobSet(paths.credentials_except)
         self._protected = _GlobSet(paths.protected)
@@ -185,7 +204,36 @@ class PathRules:
         return self._devices.match(path)
 
     def is_critical(self, path: str) -> bool:
-        return self._critical.match(path)
+        return (
+            self._critical.match(path) or self._system_programs.match(path) or self.is_critical_sysctl(path)
+        )
+
+    def is_critical_sysctl(self, path: str) -> bool:
+        """`path` is /proc/sys/<a critical kernel setting>."""
+        return path.startswith("/proc/sys/") and self._sysctl_keys.match(
+            path[len("/proc/sys/") :].split("=")[0]
+        )
+
+    def sysctl_is_critical(self, key: str, value: str) -> bool:
+        key = key.strip().replace("/", ".")
+        if self._sysctls.match(key.replace(".", "/")):
+            return True
+        return any(
+            fnmatch.fnmatchcase(key, k) and fnmatch.fnmatchcase(value.strip(), v)
+            for k, v in self._sysctl_values
+        )
+
+    def is_system(self, path: str) -> bool:
+        """A system directory or program: what moving, renaming or chmod-ing breaks the host."""
+        path = path.rstrip("/") or "/"
+        return self._system_tree.match(path) or self._system_programs.match(path)
+
+    def glob_hits_system(self, pattern: str) -> bool:
+        """A glob that can expand to a system directory or program (`/usr/*`, `/bin/ba*`)."""
+        probes = [
+            p for p in self.paths.system_tree + self.paths.system_programs if not any(c in p for c in "*?[")
+        ]
+        return self.is_system(pattern) or any(glob_match(p, pattern) for p in probes)
 
     def is_harmless_write(self, path: str) -> bool:
         return self._harmless.match(path)

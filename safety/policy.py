@@ -59,6 +59,11 @@ class Rule(_Model):
     text_regex: str | None = Field(
         None, description="Case-insensitive regex searched in the arguments and static stdin."
     )
+    harm: str | None = Field(
+        None,
+        description="Deny rules: the class of harm the call would do ('data', 'firewall', 'kernel'...), "
+        "shown by `halops safety explain`.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
@@ -150,6 +155,16 @@ class Policy(_Model):
     pattern_kill_programs: list[str] = Field(description="pkill-like: a match-everything pattern is denied.")
     http_read_methods: list[str] = Field(description="HTTP methods allowed without approval.")
     ipmi: dict[str, Verdict] = Field(description="IPMI action -> verdict.")
+    critical_sysctls: list[str] = Field(
+        default_factory=list,
+        description="Kernel settings (globs, dotted) whose change can panic or starve the host: "
+        "writing one, by sysctl or under /proc/sys, is denied.",
+    )
+    schedule_files: list[str] = Field(
+        default_factory=list,
+        description="Crontabs and cron script folders: text written there is checked as the "
+        "commands it schedules.",
+    )
     disable_rules: list[str] = Field(default_factory=list, description="Rule ids to drop.")
     rules: list[Rule] = Field(description="Declarative rules, all evaluated on every command.")
 
@@ -207,7 +222,7 @@ class Policy(_Model):
 
     @cached_property
     def path_rules(self) -> PathRules:
-        return PathRules(self.paths)
+        return PathRules(self.paths, self.critical_sysctls)
 
     def wrapper_for(self, program: str) -> Wrapper | None:
         return self.wrappers.get(program)

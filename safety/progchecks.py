@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from safety import harmchecks
 from safety.argspec import parse_args
 from safety.decision import Verdict
 from safety.netchecks import check_network
@@ -56,6 +57,7 @@ def check_program(program: str, inv: Invocation, ctx: Context, out: Analysis) ->
     _path_args(program, inv, ctx, out)
     _recursive_read(program, inv, ctx, out)
     _awk_sed(program, inv, ctx, out)
+    harmchecks.check_program(program, inv, ctx, out)
 
 
 def _candidates(word: Word) -> list[Word]:

@@ -19,14 +19,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from safety.envnames import ENV_RULES
 from safety.known_secrets import Variant, variants
-from safety.secret_rules import ALL_RULES, PRIVATE_KEY_BEGIN, PRIVATE_KEY_END, REDACTED, SecretRule
+from safety.secret_rules import (
+    NAMED_RULES,
+    PRIVATE_KEY_BEGIN,
+    PRIVATE_KEY_END,
+    REDACTED,
+    VENDOR_RULES,
+    SecretRule,
+)
 
 try:  # the prefilter is an accelerator, never a requirement
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - exercised by forcing the fallback in tests
     _hs = None
 
+# Env-style names before the generic name rules: they take a whole `NAME: v;a}l#ue` value, where
+# the generic rules would stop at the first `;` and leave the rest.
+ALL_RULES: list[SecretRule] = [*VENDOR_RULES, *ENV_RULES, *NAMED_RULES]
 # A line longer than this is scrubbed in pieces when streaming (a token across the cut can be missed).
 MAX_LINE = 1 << 20
 _PEM_ID = len(ALL_RULES)

@@ -547,5 +547,3 @@ PRIVATE_KEY_BEGIN = re.compile(
     r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----", re.IGNORECASE | re.ASCII
 )
 PRIVATE_KEY_END = re.compile(r"-----END[ A-Z0-9_-]{0,100}-----|KEY(?: BLOCK)?-----", re.IGNORECASE | re.ASCII)
-
-ALL_RULES: list[SecretRule] = VENDOR_RULES + NAMED_RULES

@@ -12,7 +12,7 @@ import fnmatch
 import posixpath
 from dataclasses import replace
 
-from safety import codechecks, progchecks
+from safety import codechecks, harmchecks, progchecks
 from safety.argspec import parse_args, rule_matches
 from safety.decision import Verdict
 from safety.paths import is_socket_path, normalize, word_path
@@ -41,6 +41,7 @@ def _analyze_line(
         out.add(Verdict.DENY, "deny.unparseable", "The command line does not parse as bash.", line[:80])
         return script
     _script_checks(script, ctx, out)
+    harmchecks.check_script(script, ctx, out, depth)
     cwd: str | None = None
     for cmd in script.commands:
         _assignment_checks(cmd.assignments, ctx, out, cmd.text)

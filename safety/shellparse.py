@@ -68,6 +68,7 @@ class Script:
     redirects: list[Redirect] = field(default_factory=list)
     assignments: list[tuple[str, Word]] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
+    loop_words: list[Word] = field(default_factory=list)  # the words `for x in ...` walks
     error: str | None = None
     _replacements: list[tuple[int, int, str]] = field(default_factory=list, repr=False)
 
@@ -210,6 +211,8 @@ class _Walker:
             self._assignment(node, self.script.assignments)
         elif t in _REDIRECTS:
             self.script.redirects.append(self._redirect(node))
+        elif t == "for_statement":
+            self.script.loop_words.extend(evaluate(v) for v in node.children_by_field_name("value"))
         for child in node.children:
             self.walk(child, function)
 

@@ -15,6 +15,7 @@ import typer
 
 from halops.cli import ConfigOpt, console, fail, load
 from halops.errors import HalopsError
+from halops.files import need, need_optional
 from trainer.bootstrap_cli import bootstrap
 
 jobs_app = typer.Typer(help="Training jobs: list, show, logs, cancel.", no_args_is_help=True)
@@ -48,6 +49,7 @@ def train(
     """Fine-tune a LoRA adapter (one job at a time); ends with the adapter under the job's run dir."""
     from trainer.recipe_config import load_recipe
 
+    need_optional(recipe, "recipe")
     settings, work = _work(ctx, config)
     try:
         cfg = None
@@ -94,6 +96,8 @@ def merge(
     from trainer.jobs import JobStore
     from trainer.recipe import finished_adapter
 
+    if "/" in target:  # a path, not a job id: it must be there
+        need(Path(target), "adapter directory", "dir")
     _, work = _work(ctx, config)
     if dtype not in ("float16", "bfloat16", "float32"):
         fail(f"--dtype must be float16, bfloat16 or float32, not {dtype}")
@@ -129,6 +133,8 @@ def convert(
     from trainer import export
     from trainer.jobs import JobStore
 
+    if "/" in target:
+        need(Path(target), "model directory", "dir")
     settings, work = _work(ctx, config)
     try:
         job = None
@@ -251,6 +257,7 @@ def retrain(
     from eval.cli import REGRESSED, print_case, print_verdict
     from trainer.retrain import retrain as run_retrain
 
+    need_optional(recipe, "recipe")
     settings = load(ctx, config)
     try:
         result = run_retrain(

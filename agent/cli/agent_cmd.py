@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from halops.cli import ConfigOpt, console, err_console, load
+from halops.files import need_optional
 
 app = typer.Typer(help="The agent daemon: OpenAI-compatible chat with tools.", no_args_is_help=True)
 
@@ -27,9 +28,11 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Serve the agent on 127.0.0.1:8080 (POST /v1/chat/completions, approvals, feedback, metrics)."""
+    from agent.ports import ensure_free
     from agent.server.serve import run
     from agent.wiring import build_daemon
 
+    need_optional(inventory, "inventory")
     settings = load(ctx, config)
     agent = settings.agent.model_copy(
         update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
@@ -38,6 +41,7 @@ def serve(
     if llm_url:
         updates["llm"] = settings.llm.model_copy(update={"base_url": llm_url})
     settings = settings.model_copy(update=updates)
+    ensure_free(agent.host, agent.port, "agent (agent.port)")  # before loading anything
     daemon = build_daemon(settings, inventory=inventory)
     raise typer.Exit(run(daemon, say=lambda m: err_console.print(m, highlight=False)))
 

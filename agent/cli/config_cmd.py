@@ -13,6 +13,7 @@ from agent.config_check import check_settings
 from agent.config_reference import render, write_into
 from halops.cli import ConfigOpt, console, err_console, load
 from halops.errors import ConfigError
+from halops.files import need
 from halops.settings import masked_dump, resolve_config_path
 
 app = typer.Typer(help="Show and check the configuration.", no_args_is_help=True)
@@ -45,6 +46,8 @@ def show(
 def check(ctx: typer.Context, config: ConfigOpt = None) -> None:
     """Validate the configuration; list every problem with its key. Exit 2 if any."""
     source = _source(ctx, config)
+    if source is not None:
+        need(source, "config file")  # nothing to list problems of: one line, like every command
     try:
         settings = load(ctx, config)
         problems = check_settings(settings)
@@ -72,5 +75,5 @@ def reference(
     if write is None:
         console.out(render(), highlight=False)
         return
-    changed = write_into(write)
+    changed = write_into(need(write, "file"))
     console.print(f"{write}: {'updated' if changed else 'already current'}", highlight=False)

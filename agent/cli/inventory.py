@@ -13,6 +13,7 @@ from agent.executors.config import resolve_paths
 from agent.executors.credentials import CredentialStore
 from halops.cli import ConfigOpt, console, err_console, fail, load
 from halops.errors import ConfigError
+from halops.files import need_optional
 
 app = typer.Typer(help="Fleet inventory: check, list, trust host keys.", no_args_is_help=True)
 
@@ -32,6 +33,7 @@ def check(ctx: typer.Context, inventory: InventoryOpt = None, config: ConfigOpt 
     """Validate the inventory, its credential files and known host keys; list every problem. Exit 2 if any."""
     from agent.executors.inventory_check import check_inventory
 
+    need_optional(inventory, "inventory")
     settings = load(ctx, config)
     paths = resolve_paths(settings)
     path = inventory or paths.inventory
@@ -58,6 +60,7 @@ def list_hosts(ctx: typer.Context, inventory: InventoryOpt = None, config: Confi
     """Print the hosts as a table: address, groups, and how each is reached."""
     from safety.inventory import load_inventory
 
+    need_optional(inventory, "inventory")
     settings = load(ctx, config)
     inv = load_inventory(inventory or resolve_paths(settings).inventory)
     table = Table("name", "address", "groups", "ssh", "bmc", "http")
@@ -95,6 +98,7 @@ def trust(
     )
     from safety.inventory import load_inventory
 
+    need_optional(inventory, "inventory")
     settings = load(ctx, config)
     paths = resolve_paths(settings)
     inv = load_inventory(inventory or paths.inventory)

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
+from agent.ports import ensure_free
 from halops.cli import ConfigOpt, console, fail, load
 from halops.errors import LLMError
+from halops.files import need_optional
 from halops.llm.client import LLMClient
 from halops.llm.models import resolve_model
 from halops.llm.server import exec_server, server_argv
@@ -30,6 +32,7 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Run the OpenAI-compatible model server on 127.0.0.1 (replaces this process)."""
+    need_optional(model, "model")
     settings = load(ctx, config)
     server = settings.server
     if port is not None:
@@ -39,6 +42,7 @@ def serve(
     if dry_run:
         console.print(" ".join(argv), highlight=False, soft_wrap=True)
         return
+    ensure_free(server.host, server.port, "model server (server.port)")
     console.print(
         f"serving {gguf} ({gguf.resolve()}) on http://{server.host}:{server.port}/v1",
         highlight=False,

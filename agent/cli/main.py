@@ -15,6 +15,7 @@ from agent.cli.settings import load_settings
 from eval import cli as eval_cli
 from halops.cli import ConfigOpt, err_console
 from halops.errors import ConfigError, HalopsError
+from halops.files import InputFileError
 from rag import cli as rag_cli
 from safety import cli as safety_cli
 from trainer import cli as trainer_cli
@@ -47,12 +48,16 @@ def _root(ctx: typer.Context, config: ConfigOpt = None) -> None:
 
 
 def _print_error(exc: HalopsError) -> int:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    if isinstance(exc, ConfigError):
-        for key, msg in exc.problems:
-            err_console.print(f"  {key}: {msg}", highlight=False, soft_wrap=True)
-        return 2
-    return 1
+    problems = exc.problems if isinstance(exc, ConfigError) else []
+    message = str(exc)
+    if problems and all(key == "(file)" for key, _ in problems):
+        # A file that is missing, unreadable or not parseable: one line says which and why.
+        message += "".join(f" ({msg})" for _, msg in problems if msg not in message)
+        problems = []
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    for key, msg in problems:
+        err_console.print(f"  {key}: {msg}", highlight=False, soft_wrap=True)
+    return 2 if isinstance(exc, ConfigError | InputFileError) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from halops.cli import ConfigOpt, console, err_console, fail, load
+from halops.files import STDIN, need_optional
 
 app = typer.Typer(help="Run one tool call through safety and its executor.", no_args_is_help=True)
 
@@ -17,7 +19,12 @@ app = typer.Typer(help="Run one tool call through safety and its executor.", no_
 @app.command()
 def run(
     ctx: typer.Context,
-    call: Annotated[str, typer.Argument(help='Tool call as JSON: {"tool": "ssh", "arguments": {...}}.')],
+    call: Annotated[
+        str,
+        typer.Argument(
+            help='Tool call as JSON: {"tool": "ssh", "arguments": {...}}; `-`: read it from stdin.'
+        ),
+    ],
     inventory: Annotated[
         Path | None,
         typer.Option(
@@ -40,6 +47,9 @@ def run(
     from agent.executors.dispatch import Executors
     from safety.inventory import load_inventory
 
+    need_optional(inventory, "inventory")
+    if call == STDIN:
+        call = sys.stdin.read()
     settings = load(ctx, config)
     try:
         parsed = json.loads(call)

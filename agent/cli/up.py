@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import httpx
 import typer
 
-from agent.supervisor import ChildSpec, Supervisor
+from agent.ports import ensure_free, url_host
+from agent.supervisor import ChildSpec, Supervisor, exclusive
 from halops.cli import ConfigOpt, console, load
 from halops.llm.client import probe
 from halops.llm.models import resolve_model
@@ -23,11 +25,11 @@ def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
     resolve_model(settings.models_dir, settings.server.model_path)
 
     server = settings.server
-    url = f"http://{server.host}:{server.port}/v1"
+    agent = settings.agent
+    url = f"http://{url_host(server.host)}:{server.port}/v1"
     llm = settings.llm.model_copy(update={"base_url": url})
     config_args = ["--config", str(config)] if config else []
-    agent = settings.agent
-    agent_url = f"http://{agent.host}:{agent.port}"
+    agent_url = f"http://{url_host(agent.host)}:{agent.port}"
     specs = [
         ChildSpec(
             name="model server",
@@ -36,6 +38,7 @@ def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
             startup_timeout_s=server.startup_timeout_s,
             log_path=settings.logs_dir / "llm-server.log",
             reload_on_hup=True,  # `halops deploy` → SIGHUP → the new current.gguf is served
+            port=server.port,
         ),
         ChildSpec(
             name="agent",
@@ -43,6 +46,7 @@ def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
             healthy=lambda: _healthy(f"{agent_url}/health"),
             startup_timeout_s=120,
             log_path=settings.logs_dir / "agent.log",
+            port=agent.port,
         ),
     ]
 
@@ -63,9 +67,18 @@ def up(ctx: typer.Context, config: ConfigOpt = None) -> None:
         console.print("Ctrl-C stops everything.\n", highlight=False)
 
     sup = Supervisor(specs, settings.supervisor, log=lambda m: console.print(f"[dim]up:[/] {m}"))
-    with pid_file(up_pid_path(settings.data_dir)):
-        code = sup.run(on_ready=ready)
+    # Refuse before starting anything: a second `up` would otherwise hear the first one's servers
+    # answer its health checks while its own children cannot bind.
+    with exclusive(up_lock_path(settings.data_dir), f"halops up on {settings.data_dir}"):
+        ensure_free(server.host, server.port, "model server (server.port)")
+        ensure_free(agent.host, agent.port, "agent (agent.port)")
+        with pid_file(up_pid_path(settings.data_dir)):
+            code = sup.run(on_ready=ready)
     raise typer.Exit(code)
+
+
+def up_lock_path(data_dir: Path) -> Path:
+    return data_dir / "run" / "up.lock"
 
 
 def _healthy(url: str) -> bool:

@@ -16,7 +16,7 @@ from agent.config import AgentSettings
 from agent.transcripts.store import TranscriptStore
 from halops.calls import ToolCall
 from halops.errors import HalopsError
-from halops.llm.client import LLMClient
+from halops.llm.client import ChatResult, LLMClient
 from halops.parser import STOP, parse_reply
 from halops.outcome import ToolOutcome
 from halops.prompt import (
@@ -74,6 +74,7 @@ class AgentAnswer:
     completion_tokens: int = 0
     model_ms: float = 0.0
     sources: list[str] = field(default_factory=list)
+    finish_reason: str = "stop"  # "length": the answer was cut at the client's max_tokens
 
 
 Observer = Callable[[str, dict[str, Any]], None]
@@ -122,7 +123,9 @@ class AgentLoop:
         conversation_id: str,
         request_id: str,
         client: str | None = None,
+        max_tokens: int | None = None,
     ) -> AgentAnswer:
+        """`max_tokens` caps the answer returned (the client's); tool rounds keep llm.max_tokens."""
         deadline = time.monotonic() + self.settings.request_timeout_s
         turn_id = self.store.start_turn(
             conversation_id=conversation_id, request_id=request_id, messages=messages, client=client
@@ -163,10 +166,13 @@ class AgentLoop:
                     raise DeadlineExceededError(
                         f"request took longer than {self.settings.request_timeout_s:.0f}s"
                     )
+                # The last round can only answer: give it the client's cap directly.
+                cap = max_tokens if final and max_tokens is not None else None
                 result = self.llm.chat(
                     prompt,
                     stop=STOP,
                     timeout_s=remaining,
+                    max_tokens=cap,
                     grammar=None if final else self.grammar,
                 )
                 answer.iterations = iteration + 1
@@ -184,8 +190,9 @@ class AgentLoop:
                 self.observe("model", {"ms": result.elapsed_s * 1000, "tokens": result.completion_tokens})
                 parsed = parse_reply(result.content)
                 if final or not parsed.has_calls:
+                    text, answer.finish_reason = _capped(parsed.text, result, max_tokens)
                     # The answer leaves the daemon: the model may repeat a secret it was shown.
-                    answer.content = self.scrub(parsed.text) or (
+                    answer.content = self.scrub(text) or (
                         "I could not finish within my tool budget; the steps so far are in the transcript."
                         if parsed.has_calls
                         else "(the model gave no answer)"
@@ -268,3 +275,20 @@ class AgentLoop:
             )
         )
         self.observe("tool", {"tool": tool, "verdict": outcome.verdict or "none", "status": outcome.status})
+
+
+def _capped(text: str, result: ChatResult, max_tokens: int | None) -> tuple[str, str]:
+    """The answer within the client's `max_tokens`, and its finish reason.
+
+    A round that could still call tools ran with the tool-round cap, so its answer may be longer
+    than the client asked for: it is cut in proportion to the tokens the model server counted (no
+    tokenizer here), at a word boundary, and reported as "length", as OpenAI's API does.
+    """
+    used = result.completion_tokens or 0
+    if max_tokens is not None and used > max_tokens and text:
+        keep = len(text) * max_tokens // used
+        cut = text[:keep]
+        if " " in cut.strip():
+            cut = cut[: cut.rstrip().rfind(" ")]
+        return cut.rstrip(), "length"
+    return text, "length" if result.finish_reason == "length" else "stop"

@@ -24,6 +24,7 @@ from agent.loop.runner import AgentAnswer, DeadlineExceededError
 from agent.server.schemas import ApprovalDecision, ChatRequest, Feedback
 from agent.transcripts.store import UnknownTurnError
 from halops.errors import HalopsError, LLMBadResponseError, LLMTimeoutError, LLMUnavailableError
+from safety.httpguard import HostGuard
 
 MODEL_NAME = "halops"
 KEEPALIVE_S = 5.0
@@ -66,7 +67,11 @@ def completion_body(answer: AgentAnswer) -> dict[str, Any]:
         "created": int(time.time()),
         "model": MODEL_NAME,
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": answer.content}, "finish_reason": "stop"}
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": answer.content},
+                "finish_reason": answer.finish_reason,
+            }
         ],
         "usage": {
             "prompt_tokens": answer.prompt_tokens,
@@ -138,7 +143,11 @@ def stream_answer(work: Any, metrics_error: Any) -> Iterator[str]:
         delta = {"content": text[start : start + 64]}
         yield _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
     yield _sse(
-        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "halops": extension(answer)}
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": answer.finish_reason}],
+            "halops": extension(answer),
+        }
     )
     yield "data: [DONE]\n\n"
 
@@ -258,7 +267,18 @@ def create_app(daemon: Daemon) -> FastAPI:
         daemon.feedback(body.id, body.score, body.comment)
         return {"id": body.id, "score": body.score, "recorded": True}
 
+    # Added last, so outermost: a rebinding page is refused before auth or any handler sees it.
+    app.add_middleware(HostGuard, allowed_hosts=bind_hosts(settings.host, settings.allowed_hosts))
     return app
+
+
+def bind_hosts(host: str, allowed: list[str]) -> list[str]:
+    """The configured names plus the address the server is bound to, unless that is a wildcard.
+
+    An IP literal cannot be the result of DNS rebinding, so answering to the bind address itself
+    is safe, and it is what clients off this host naturally use.
+    """
+    return [*allowed, host] if host not in ("", "0.0.0.0", "::") else list(allowed)
 
 
 KNOWN_PATHS = {"/v1/chat/completions", "/v1/models", "/health", "/metrics", "/v1/approvals", "/v1/feedback"}

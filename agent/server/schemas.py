@@ -27,6 +27,15 @@ class ChatRequest(BaseModel):
     stream: bool = False
     user: str | None = None
     conversation_id: str | None = Field(None, max_length=200)
+    max_tokens: int | None = Field(
+        None, ge=1, description="Cap on the answer's tokens (tool rounds keep theirs)."
+    )
+    max_completion_tokens: int | None = Field(None, ge=1, description="OpenAI's newer name for max_tokens.")
+
+    @property
+    def answer_cap(self) -> int | None:
+        caps = [c for c in (self.max_tokens, self.max_completion_tokens) if c is not None]
+        return min(caps) if caps else None
 
     @field_validator("messages")
     @classmethod

@@ -12,6 +12,7 @@ import httpx
 import uvicorn
 
 from agent.daemon import Daemon
+from agent.ports import url_host
 from agent.server.app import create_app
 from agent.server.notify import notify, watchdog_interval_s
 
@@ -62,8 +63,8 @@ def run(daemon: Daemon, say: Callable[[str], None] = print) -> int:
         limit_concurrency=64,
     )
     server = uvicorn.Server(config)
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    base = f"http://{host}:{settings.port}"
+    # The watchdog's self-check goes through loopback: a wildcard is not a Host the guard accepts.
+    base = f"http://{url_host(settings.host)}:{settings.port}"
     watcher = threading.Thread(
         target=_supervise_notifications, args=(server, daemon, base, say), daemon=True, name="halops-notify"
     )

@@ -78,3 +78,9 @@ class ServerSettings(Section):
     startup_timeout_s: float = Field(
         180.0, gt=0, description="Seconds to wait for the server to load the model and answer."
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the embedded server answers besides loopback addresses and "
+        "localhost (DNS rebinding guard; any other Host header gets 403). llama-server has no such "
+        "check: keep it on loopback.",
+    )

@@ -116,6 +116,18 @@ def test_approval_round_trip(fleet, sshd_server, tmp_path):
         assert pending[0]["arguments"]["command"] == f"touch {marker}"
         assert pending[0]["conversation_id"] == first["halops"]["conversation_id"]
 
+        # A page elsewhere (or one that rebound its name to 127.0.0.1) cannot approve it.
+        port = base.rsplit(":", 1)[1]
+        for headers in (
+            {"Origin": "http://attacker.example"},
+            {"Origin": "null"},
+            {"Host": f"attacker.example:{port}", "Origin": f"http://attacker.example:{port}"},
+        ):
+            url = f"{base}/v1/approvals/{approval_id}"
+            refused = httpx.post(url, json={"decision": "approve"}, headers=headers)
+            assert refused.status_code == 403 and not marker.exists()
+        assert [p["id"] for p in httpx.get(f"{base}/v1/approvals").json()["data"]] == [approval_id]
+
         decided = httpx.post(f"{base}/v1/approvals/{approval_id}", json={"decision": "approve"}, timeout=60)
         assert decided.status_code == 200 and decided.json()["result"]["status"] == "ok"
         assert marker.exists()

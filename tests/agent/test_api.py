@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 
 import httpx
 import openai
@@ -169,6 +170,100 @@ def test_bearer_token_is_enforced(tmp_path):
         good = {"Authorization": "Bearer a-long-enough-token-value"}
         assert httpx.post(f"{base}/v1/chat/completions", json=body, headers=good).status_code == 200
         assert httpx.get(f"{base}/health").status_code == 200  # probes need no token
+
+
+LONG = " ".join(f"word{i}" for i in range(200))  # ~1,500 characters: ~370 tokens at 4 a token
+
+
+def test_client_max_tokens_caps_the_answer_not_the_tool_rounds(tmp_path):
+    script = [call("ssh", host="web1", command="uptime"), LONG]
+    with ScriptedModel(script) as model, serve_daemon(daemon_for(tmp_path, model.url)) as base:
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused")
+        messages = [{"role": "user", "content": "uptime of web1?"}]
+        resp = client.chat.completions.create(model="halops", messages=messages, max_tokens=20)
+        choice = resp.choices[0]
+        assert choice.finish_reason == "length"
+        assert LONG.startswith(choice.message.content) and 0 < len(choice.message.content) <= 20 * 4
+        assert [r.get("max_tokens") for r in model.requests] == [512, 512]  # tool rounds: llm.max_tokens
+        chunks = list(
+            client.chat.completions.create(model="halops", messages=messages, max_tokens=20, stream=True)
+        )
+        assert chunks[-1].choices[0].finish_reason == "length"
+        assert "".join(c.choices[0].delta.content or "" for c in chunks) == choice.message.content
+        # A cap the answer fits in changes nothing.
+        resp = client.chat.completions.create(model="halops", messages=messages, max_completion_tokens=1000)
+        assert resp.choices[0].finish_reason == "stop" and resp.choices[0].message.content == LONG
+
+
+def test_the_last_round_asks_the_model_for_the_clients_cap(tmp_path):
+    with (
+        ScriptedModel([LONG]) as model,
+        serve_daemon(daemon_for(tmp_path, model.url, max_iterations=1)) as base,
+    ):
+        body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 7}
+        r = httpx.post(f"{base}/v1/chat/completions", json=body, timeout=30).json()
+        assert model.requests[0]["max_tokens"] == 7
+        assert (
+            r["choices"][0]["finish_reason"] == "length" and len(r["choices"][0]["message"]["content"]) <= 28
+        )
+        bad = httpx.post(f"{base}/v1/chat/completions", json={**body, "max_tokens": 0}, timeout=30)
+        assert bad.status_code == 400
+
+
+def _raw(base: str, request: bytes) -> bytes:
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def test_rebinding_host_gets_403_everywhere(tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("a-long-enough-token-value\n")
+    for extra in ({}, {"token_file": token_file}):
+        with (
+            ScriptedModel(SCRIPT) as model,
+            serve_daemon(daemon_for(tmp_path, model.url, allowed_hosts=["ops.example"], **extra)) as base,
+        ):
+            port = base.rsplit(":", 1)[1]
+            evil = {"Host": f"attacker.example:{port}", "Authorization": "Bearer a-long-enough-token-value"}
+            body = {"messages": [{"role": "user", "content": "uptime?"}]}
+            for method, path in [
+                ("POST", "/v1/chat/completions"),
+                ("GET", "/v1/approvals"),
+                ("GET", "/v1/models"),
+                ("GET", "/health"),
+                ("GET", "/metrics"),
+                ("POST", "/v1/feedback"),
+            ]:
+                r = httpx.request(method, f"{base}{path}", json=body, headers=evil)
+                assert r.status_code == 403, path
+                assert r.json()["error"]["code"] == "host_not_allowed"
+            assert model.requests == []  # nothing reached the model
+            # No Host at all (HTTP/1.0), or an empty one: refused too.
+            assert _raw(base, b"GET /v1/models HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.1 403")
+            assert _raw(base, b"GET /v1/models HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n").startswith(
+                b"HTTP/1.1 403"
+            )
+            # The configured name and every loopback spelling still work.
+            auth = {"Authorization": "Bearer a-long-enough-token-value"}
+            for host in (f"ops.example:{port}", f"localhost:{port}", f"127.0.0.1:{port}"):
+                assert httpx.get(f"{base}/v1/models", headers={**auth, "Host": host}).status_code == 200
+
+
+def test_foreign_origin_post_gets_403_but_same_origin_works(api):
+    base, model = api
+    body = {"messages": [{"role": "user", "content": "uptime?"}]}
+    r = httpx.post(f"{base}/v1/chat/completions", json=body, headers={"Origin": "http://attacker.example"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"
+    r = httpx.post(f"{base}/v1/approvals/anything", json={"decision": "approve"}, headers={"Origin": "null"})
+    assert r.status_code == 403
+    assert model.requests == []
+    r = httpx.post(f"{base}/v1/chat/completions", json=body, headers={"Origin": base})
+    assert r.status_code == 200
 
 
 def test_non_loopback_bind_without_token_refuses_to_start(tmp_path):

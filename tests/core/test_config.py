@@ -104,6 +104,14 @@ def test_config_check_reports_semantic_problems(tmp_path, capsys):
     assert "server.model_path" in err and "server.host" in err
 
 
+def test_config_check_flags_a_wildcard_agent_without_allowed_hosts(tmp_path, capsys):
+    cfg = write(tmp_path, '[agent]\nhost = "0.0.0.0"\n')
+    assert main(["config", "check", "--config", str(cfg)]) == 2
+    assert "agent.allowed_hosts" in capsys.readouterr().err
+    cfg = write(tmp_path, '[agent]\nhost = "0.0.0.0"\nallowed_hosts = ["ops.example"]\n')
+    assert main(["config", "check", "--config", str(cfg)]) == 0
+
+
 def test_config_check_ok(tmp_path, capsys):
     assert main(["config", "check", "--config", str(write(tmp_path, "[llm]\nmax_tokens = 64\n"))]) == 0
     assert "configuration OK" in capsys.readouterr().out

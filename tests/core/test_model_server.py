@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+import httpx
+import openai
 import pytest
 from llama_cpp import Llama
 
@@ -66,8 +68,8 @@ def test_serve_with_missing_model_fails_cleanly(tmp_path):
         text=True,
         timeout=60,
     )
-    assert out.returncode == 1
-    assert "model file not found" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2  # a missing file named on the command line is a usage error
+    assert "no such file or directory" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_serve_dry_run_uses_current_gguf_and_settings(tmp_path, monkeypatch):
@@ -76,7 +78,7 @@ def test_serve_dry_run_uses_current_gguf_and_settings(tmp_path, monkeypatch):
         halops_argv("llm", "serve", "--dry-run", "--port", "9999"), capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    assert "llama_cpp.server" in out.stdout and "--port 9999" in out.stdout
+    assert "agent.model_server" in out.stdout and "--port 9999" in out.stdout
     assert "--n_ctx 2048" in out.stdout and "models/current.gguf" in out.stdout
 
 
@@ -88,3 +90,22 @@ def test_serve_with_llama_server_binary_builds_its_command_line(tmp_path, monkey
     out = subprocess.run(halops_argv("llm", "serve", "--dry-run"), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(str(binary)) and "--jinja" in out.stdout and "--port 8081" in out.stdout
+
+
+def test_embedded_server_refuses_a_rebinding_host(model_server):
+    base = model_server.url
+    evil = f"attacker.example:{model_server.port}"
+    r = httpx.get(f"{base}/models", headers={"Host": evil})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "host_not_allowed"
+    body = {"messages": QUESTION, "max_tokens": 4}
+    r = httpx.post(f"{base}/chat/completions", json=body, headers={"Host": evil}, timeout=60)
+    assert r.status_code == 403
+    r = httpx.post(
+        f"{base}/chat/completions", json=body, headers={"Origin": "http://attacker.example"}, timeout=60
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"
+    # Loopback clients, by address or by name, and the openai client are unaffected.
+    localhost = base.replace("127.0.0.1", "localhost")
+    assert httpx.get(f"{localhost}/models").status_code == 200
+    client = openai.OpenAI(base_url=base, api_key="unused")
+    assert [m.id for m in client.models.list().data] == ["halops-local"]

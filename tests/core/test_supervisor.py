@@ -91,7 +91,9 @@ def test_halops_up_serves_restarts_a_killed_server_and_stops_cleanly(tmp_path):
     reader.start()
     text = lambda: "".join(output)  # noqa: E731
     try:
-        assert wait_for(lambda: "halops is up" in text(), 120), text()
+        # The ready banner is several lines: wait for its last one, not its first.
+        assert wait_for(lambda: "Ctrl-C stops everything" in text(), 120), text()
+        assert "halops is up" in text()
         assert "curl -s" in text() and f"127.0.0.1:{agent_port}/v1" in text()
         assert "agent: ready" in text()
         llm = LlmSettings(base_url=f"http://127.0.0.1:{port}/v1", max_tokens=8)

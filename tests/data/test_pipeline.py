@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from agent.cli.main import app, main
 from tests.data.helpers import FIXTURES, Log, ops_session, settings_for, tool_use
 from trainer.data import jsonl, pipeline
-from trainer.data.errors import StageInputError
+from trainer.data.errors import SecretLeakError, StageInputError
+from trainer.data.secretguard import SecretGuard
 from trainer.data.stages import Layout
 
 pytestmark = pytest.mark.integration
@@ -90,29 +91,101 @@ def test_all_twice_gives_byte_identical_final_files(tmp_path, sources, tokenizer
     assert _final_bytes(settings) == before
 
 
-def test_planted_secrets_never_reach_final_or_rejected(tmp_path, sources, tokenizer_json):
+# Secrets planted into copies of the real fixture sessions, one of each shape the scrubber knows.
+PLANTED = {
+    "github": ("GITHUB_TOKEN is {}", "ghp_" + "Zq9Lm2Xv8Rt4Yp7Ws1Kd3Fh6Jc5Nb0Ga4Ue8"),
+    "aws": ("export AWS_ACCESS_KEY_ID={}", "AKIA" + "ZXCVBNMASDFGHJKL"),
+    "prose": ("Authorization header for X_ACCESS_TOKEN is {}", "q7Lm2Zt9Rk4Xv8Wp3Nb6"),
+    "yaml": ("  DB_PASSWORD: {}", "Hk;9}pQ#zR2w!xV7"),
+    "url": ("postgres://app:{}@db1:5432/app", "Sup3r-S3cretPw"),
+    "webhook": ("ALERT_WEBHOOK=https://chat.ops.example:8443/hooks/{}", "Zr4kQ9mT2vLx8pW4nB7cD1"),
+    "known": ("the backup passphrase is {}", KNOWN),
+}
+
+
+def _plant(text: str, n: int) -> str:
+    template, secret = list(PLANTED.values())[n % len(PLANTED)]
+    return f"{text}\n{template.format(secret)}"
+
+
+def _plant_into_fixtures(dst: Path) -> int:
+    """Copy the real sessions to `dst` (a temp dir) with a secret in user, assistant and tool text."""
+    shutil.copytree(FIXTURES, dst)
+    planted = 0
+    for path in sorted(dst.rglob("*.jsonl")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            message = rec.get("message") if isinstance(rec, dict) else None
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                rec["message"]["content"] = _plant(content, planted)
+            elif isinstance(content, list):
+                for block in content:
+                    if not isinstance(block, dict):
+                        continue
+                    if block.get("type") == "text":
+                        block["text"] = _plant(block["text"], planted)
+                    elif block.get("type") == "tool_use" and isinstance(block.get("input"), dict):
+                        cmd = block["input"].get("command")
+                        if isinstance(cmd, str):
+                            block["input"]["command"] = _plant(cmd, planted)
+                    elif block.get("type") == "tool_result" and isinstance(block.get("content"), str):
+                        block["content"] = _plant(block["content"], planted)
+                    else:
+                        continue
+                    break
+            else:
+                continue
+            planted += 1
+            lines[i] = json.dumps(rec)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return planted
+
+
+def test_planted_secrets_leave_no_trace_in_any_file_the_pipeline_writes(tmp_path, sources, tokenizer_json):
+    fixtures = tmp_path / "planted-fixtures"
+    assert _plant_into_fixtures(fixtures) >= 100
+    settings = settings_for(
+        tmp_path,
+        tokenizer_json,
+        sources=[fixtures, tmp_path / "src"],
+        skills_dir=tmp_path / "skills",
+        known_secrets_file=tmp_path / "known",
+    )
+    results = pipeline.run_all(settings)
+    assert [r.status for r in results] == ["ran", "ran", "ran", "skipped", "ran"]
+    assert results[0].counts["redacted"] >= 100  # scrubbed at the first stage
+    written = [p for p in (settings.data_dir / "data").rglob("*") if p.is_file()]
+    assert len(written) >= 10
+    secrets = [secret for _, secret in PLANTED.values()] + [GITHUB, AWS]
+    for path in written:
+        body = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in body, f"{secret[:8]}... rests in {path}"
+            assert json.dumps(secret)[1:-1].encode() not in body, f"{secret[:8]}... (escaped) in {path}"
+    report = json.loads((Layout(settings.data_dir).folder("validate") / "data_report.json").read_text())
+    assert report["validate"]["scrub"]["residual_findings"] == 0
+    train = (Layout(settings.data_dir).folder("validate") / "train.jsonl").read_text()
+    assert "[REDACTED:" in train
+
+
+def test_a_stage_whose_output_still_holds_a_secret_writes_nothing(
+    tmp_path, sources, tokenizer_json, monkeypatch
+):
     settings = _settings(tmp_path, tokenizer_json)
     pipeline.run_all(settings)
-    layout = Layout(settings.data_dir)
-    extracted = (layout.folder("extract") / "sessions.jsonl").read_text()
-    assert GITHUB in extracted and KNOWN in extracted  # planted for real: only validate scrubs
-    for folder in (layout.folder("validate"), layout.rejected):
-        for path in folder.iterdir():
-            body = path.read_text()
-            for secret in (GITHUB, AWS, KNOWN):
-                assert secret not in body, f"{secret[:8]}... leaked into {path}"
-    report = json.loads((layout.folder("validate") / "data_report.json").read_text())
-    findings = report["validate"]["scrub"]["findings"]
-    assert findings.get("github-token", 0) >= 2 and findings.get("aws-access-key", 0) >= 1
-    assert findings.get("known-secret", 0) >= 3
-    assert report["validate"]["scrub"]["residual_findings"] == 0
-    train = [
-        json.loads(line) for line in (layout.folder("validate") / "train.jsonl").read_text().splitlines()
-    ]
-    val = (layout.folder("validate") / "val.jsonl").read_text() + (
-        layout.folder("validate") / "test.jsonl"
-    ).read_text()
-    assert "[REDACTED:" in json.dumps(train) + val
+    layout = pipeline.layout(settings)
+    before = {p: p.read_bytes() for p in layout.folder("extract").iterdir()}
+    # A stage that forgets to scrub: the runner's check must stop its files at the door.
+    monkeypatch.setattr(SecretGuard, "rows", lambda self, rows: list(rows))
+    with pytest.raises(SecretLeakError, match="extract: .* survived scrubbing"):
+        pipeline.run_stage("extract", settings, force=True)
+    assert {p: p.read_bytes() for p in layout.folder("extract").iterdir()} == before
+    assert not list(layout.root.glob(".staging-*"))
 
 
 def test_report_counts_every_stage(tmp_path, sources, tokenizer_json):
@@ -208,8 +281,8 @@ def test_cli_all_prints_a_summary_and_errors_cleanly(tmp_path, sources, tokenize
     for word in ("extract", "qualify", "curate", "augment", "validate", "skipped", "final data"):
         assert word in result.output
     assert (tmp_path / "cli-state" / "data" / "final" / "train.jsonl").exists()
-    assert main(["--config", str(cfg), "data", "extract", "--source", str(tmp_path / "missing")]) == 1
-    assert "does not exist" in capsys.readouterr().err
+    assert main(["--config", str(cfg), "data", "extract", "--source", str(tmp_path / "missing")]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
 
 
 def test_all_adds_synth_episodes_to_final_and_reruns_nothing(tmp_path, sources, tokenizer_json):

@@ -119,7 +119,7 @@ def test_augment_asks_the_endpoint_and_tolerates_bad_replies(tmp_path: Path, tok
     )
     layout = Layout(settings.data_dir)
     result = augment.run(layout, settings.data, "Be careful.", client=client)
-    assert result.status == "ran" and result.counts == {"skills": 2, "examples": 3}
+    assert result.status == "ran" and result.counts == {"skills": 2, "examples": 3, "redacted": 0}
     assert all(b["temperature"] == 0.0 for b in seen) and len(seen) == 2
     rows = [json.loads(x) for x in (layout.folder("augment") / augment.OUTPUT).read_text().splitlines()]
     assert [r["id"] for r in rows] == ["C:augment:good:1", "C:augment:good:2", "C:augment:good:3"]

@@ -55,7 +55,7 @@ CASES: list[tuple[str, str, str | None]] = [
     ("eval 'rm -rf /'", DENY, "deny.recursive-protected"),
     ("eval rm -rf /", DENY, "deny.recursive-protected"),
     ("echo / | xargs rm -rf", DENY, "deny.recursive-dynamic"),
-    ("find / -name '*.log' -exec rm -rf {} +", DENY, "deny.recursive-dynamic"),
+    ("find / -name '*.log' -exec rm -rf {} +", DENY, "deny.recursive-protected"),
     ("find / -delete", DENY, "deny.recursive-protected"),
     ("find /var/log -name '*.gz' -delete", APPROVE, "approve.file-change"),
     ("find / -name id_rsa -exec cat {} ;", APPROVE, "approve.find-exec"),

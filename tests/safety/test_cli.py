@@ -78,6 +78,10 @@ def test_explain(env: Path) -> None:
     assert "rm -rf /" in result.stdout and "deny.recursive-protected" in result.stdout
     assert "allow.diagnostics" in result.stdout  # every rule that fired, not only the winner
     assert "decision deny" in result.stdout
+    assert "class data: destroys stored data" in result.stdout
+    args = ["safety", "explain", "--inventory", str(env), "--json", "sysctl -w vm.panic_on_oom=1"]
+    data = json.loads(CliRunner().invoke(app, args).stdout)
+    assert data["decision"]["harm"] == "kernel" and data["decision"]["rule"] == "deny.kernel-critical"
     args = ["safety", "explain", "--inventory", str(env), "--json", "df -h | wc -l"]
     result = CliRunner().invoke(app, args)
     data = json.loads(result.stdout)

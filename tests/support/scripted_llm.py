@@ -88,6 +88,11 @@ class ScriptedModel:
                 reply = model.reply_for(body)
                 if model.delay_s:
                     time.sleep(model.delay_s)
+                # Four characters a token, and max_tokens honoured, as a real server would.
+                finish = "stop"
+                cap = body.get("max_tokens")
+                if isinstance(cap, int) and len(reply) > cap * 4:
+                    reply, finish = reply[: cap * 4], "length"
                 usage = {"prompt_tokens": 10, "completion_tokens": max(len(reply) // 4, 1)}
                 if body.get("stream"):
                     events = [{"choices": [{"delta": {"content": reply}, "finish_reason": None}]}]
@@ -102,7 +107,7 @@ class ScriptedModel:
                         {
                             "index": 0,
                             "message": {"role": "assistant", "content": reply},
-                            "finish_reason": "stop",
+                            "finish_reason": finish,
                         }
                     ],
                     "usage": usage,

@@ -154,9 +154,11 @@ def run(
         finally:
             if own:
                 llm.close()
-        write_jsonl(folder / OUTPUT, examples)
+        redacted = layout.guard.redactions()
+        write_jsonl(folder / OUTPUT, layout.guard.rows(examples))
         write_json(folder / "stats.json", dict(sorted(stats.items())))
         counts = {"skills": len(skill_files), "examples": len(examples)}
+        counts["redacted"] = layout.guard.redactions() - redacted
         return [folder / OUTPUT, folder / "stats.json"], StageResult("augment", "ran", counts)
 
     return run_stage(layout, "augment", fp, force, body)

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from halops.cli import ConfigOpt, console, err_console, load
+from halops.files import need
 
 app = typer.Typer(help="Training data: extract, qualify, curate, augment, validate.", no_args_is_help=True)
 T = TypeVar("T")
@@ -74,6 +75,8 @@ def _run(
 ) -> None:
     from trainer.data import pipeline
 
+    for source in sources or []:
+        need(source, "source", "any")
     settings = load(ctx, config)
     with _bar() as bar:
         progress = _RichProgress(bar)

@@ -253,10 +253,13 @@ def run(
         counter = load_counter(ds.tokenizer, layout.cache)
         out = curate(convs, scores, skill_files, ds, instructions, counter, progress)
         paths = []
+        redacted = layout.guard.redactions()
         for strategy, name in OUTPUTS.items():
-            write_jsonl(folder / name, out.examples[strategy])
+            # Rendering (tool calls as JSON text) can pair a name with a value: scrub again.
+            write_jsonl(folder / name, layout.guard.rows(out.examples[strategy]))
             paths.append(folder / name)
         counts = {f"strategy {k}": len(v) for k, v in out.examples.items()}
+        counts["redacted"] = layout.guard.redactions() - redacted
         counts["skills"] = len(skill_files)
         result = StageResult("curate", "ran", counts)
         write_json(folder / "stats.json", dict(sorted(out.stats.items())))

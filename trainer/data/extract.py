@@ -290,8 +290,10 @@ def run(
 
     def body(folder: Path) -> tuple[list[Path], StageResult]:
         out = extract(found, progress)
-        write_jsonl(folder / SESSIONS, out.sessions)
-        write_jsonl(folder / SUBAGENTS, out.subagents)
+        # Scrubbed here, at the first stage: a credential in a session never rests on disk.
+        redacted = layout.guard.redactions()
+        write_jsonl(folder / SESSIONS, layout.guard.rows(out.sessions))
+        write_jsonl(folder / SUBAGENTS, layout.guard.rows(out.subagents))
         stats = dict(sorted(out.stats.items()))
         stats["malformed_lines"] = out.bad.total
         write_json(
@@ -303,6 +305,7 @@ def run(
             "sessions": len(out.sessions),
             "subagents": len(out.subagents),
             "malformed lines": out.bad.total,
+            "redacted": layout.guard.redactions() - redacted,
         }
         return [folder / SESSIONS, folder / SUBAGENTS, folder / STATS], StageResult("extract", "ran", counts)
 

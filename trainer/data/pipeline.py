@@ -10,11 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from halops.settings import RootSettings as Settings
+from trainer.data.secretguard import SecretGuard
 from trainer.data.stages import STAGES, Layout, Progress, StageResult
 
 
 def layout(settings: Settings) -> Layout:
-    return Layout(settings.data_dir)
+    guard = SecretGuard(settings.data.known_secrets_file, settings.safety.scrub_min_known_secret_length)
+    return Layout(settings.data_dir, guard)
 
 
 def run_stage(

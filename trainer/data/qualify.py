@@ -178,7 +178,7 @@ def run(
         convs = load_conversations(layout)
         keywords = Keywords.from_settings(ds.ops_keywords)
         rows = [qualify_one(c, ds, keywords) for c in progress.track(convs, len(convs), "qualify")]
-        write_jsonl(out_folder / SCORES, rows)
+        write_jsonl(out_folder / SCORES, layout.guard.rows(rows))
         tiers = Counter(r["tier"] for r in rows)
         counts = {"scored": len(rows), **{f"tier {t}": tiers.get(t, 0) for t in "ABC"}}
         return [out_folder / SCORES], StageResult("qualify", "ran", counts)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from trainer.data.jsonl import file_digest, remove_stale_temps, write_json
+from trainer.data.secretguard import SecretGuard
 
 # Bumped when a stage's output format or logic changes, so old outputs are not taken as current.
 PIPELINE_VERSION = "1"
@@ -31,11 +34,14 @@ FOLDERS = {
     "validate": "final",
 }
 T = TypeVar("T")
+STAGING = ".staging-"
 
 
 @dataclass(frozen=True)
 class Layout:
     data_dir: Path
+    # The scrubbing every stage applies and checks (known secrets come from the settings).
+    guard: SecretGuard = field(default_factory=SecretGuard, compare=False)
 
     @property
     def root(self) -> Path:
@@ -138,13 +144,32 @@ def run_stage(
     force: bool,
     body: Callable[[Path], tuple[list[Path], StageResult]],
 ) -> StageResult:
-    """Run `body(folder)` unless the stage is current; record what it wrote."""
+    """Run `body(folder)` unless the stage is current; check and record what it wrote.
+
+    `body` writes into a staging folder. Only when the secret check finds nothing there do its
+    files replace the stage's outputs: a finding fails the stage and leaves the previous outputs.
+    """
+    fp = fingerprint(stage, {"stage": fp, "scrubbing": layout.guard.identity()}, None)
     if not force and is_current(layout, stage, fp):
         state = read_state(layout, stage) or {}
         return StageResult(stage, "up to date", {k: v for k, v in state.get("counts", [])})
     folder = prepare(layout, stage)
-    start = time.perf_counter()
-    outputs, result = body(folder)
-    result.seconds = time.perf_counter() - start
+    for stale in layout.root.glob(f"{STAGING}{stage}-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # what a killed run left
+    staging = layout.root / f"{STAGING}{stage}-{os.getpid()}"
+    staging.mkdir(parents=True)
+    try:
+        start = time.perf_counter()
+        staged, result = body(staging)
+        layout.guard.check_files(stage, staged)
+        outputs = []
+        for path in staged:
+            final = folder / path.relative_to(staging)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, final)
+            outputs.append(final)
+        result.seconds = time.perf_counter() - start
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     record_state(layout, stage, fp, outputs, result)
     return result

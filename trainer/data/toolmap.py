@@ -1,7 +1,7 @@
 """Claude Code `Bash` calls → the agent's own tools (`shell`, `ssh`, `http`, `ipmi`).
 
 A fine-tune learns the tool names and argument schemas it is shown. The halops agent offers four
-tools (safety/calls.py); Claude Code's `Bash` is not one of them, so curate rewrites each Bash
+tools (halops/calls.py); Claude Code's `Bash` is not one of them, so curate rewrites each Bash
 call as the agent call that does the same thing (`data.map_tools`, on by default):
 
 - `ssh [options] [user@]HOST COMMAND...` → `ssh {host, command}`; the remote command is the
