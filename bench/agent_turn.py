@@ -59,7 +59,11 @@ def old_layout() -> None:
                 lines.append(f"\n[{i}] {chunk.source} › {chunk.heading}\n{chunk.text.strip()}")
             parts.append("\n".join(lines))
         if tools:
-            parts.append(prompt_mod.TOOLS_HEADER + "\n".join(prompt_mod.signature(t) for t in tools) + prompt_mod.TOOLS_FOOTER)
+            parts.append(
+                prompt_mod.TOOLS_HEADER
+                + "\n".join(prompt_mod.signature(t) for t in tools)
+                + prompt_mod.TOOLS_FOOTER
+            )
         return "\n\n".join(parts)
 
     runner_mod.system_prompt = system_prompt
@@ -103,18 +107,25 @@ def main() -> int:
             times, tools = [], []
             with serve_daemon(build_daemon(settings)) as agent:
                 # Warm-up: the static prefix is evaluated once per server start.
-                httpx.post(f"{agent}/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}, timeout=600)
+                httpx.post(
+                    f"{agent}/v1/chat/completions",
+                    json={"messages": [{"role": "user", "content": "hi"}]},
+                    timeout=600,
+                )
                 for q in QUESTIONS[: args.turns]:
                     t = time.perf_counter()
                     r = httpx.post(
-                        f"{agent}/v1/chat/completions", json={"messages": [{"role": "user", "content": q}]}, timeout=600
+                        f"{agent}/v1/chat/completions",
+                        json={"messages": [{"role": "user", "content": q}]},
+                        timeout=600,
                     ).json()
                     times.append(time.perf_counter() - t)
                     tools.append(len(r["halops"]["steps"]))
         finally:
             stop(server)
     print(
-        f"layout={args.layout} model={model.name} turns={len(times)} tool calls/turn={statistics.mean(tools):.2f} "
+        f"layout={args.layout} model={model.name} turns={len(times)} "
+        f"tool calls/turn={statistics.mean(tools):.2f} "
         f"p50={pct(times, 0.5):.2f}s p95={pct(times, 0.95):.2f}s mean={statistics.mean(times):.2f}s"
     )
     return 0

@@ -57,14 +57,23 @@ def main() -> int:
         executors = Executors(settings, env={})
         try:
             for command in commands():
-                for tool, arguments in (("shell", {"command": command}), ("ssh", {"host": "capture", "command": command})):
+                for tool, arguments in (
+                    ("shell", {"command": command}),
+                    ("ssh", {"host": "capture", "command": command}),
+                ):
                     ex = executors.run(ToolCall(tool=tool, arguments=arguments), request_id="capture")
                     r = ex.result
                     if str(r.status) not in ("ok", "error"):
                         print(f"skip {tool} {command!r}: {r.status}", file=sys.stderr)
                         continue
                     rows.append(
-                        {"tool": tool, "command": command, "exit_code": r.exit_code, "stdout": r.stdout, "stderr": r.stderr}
+                        {
+                            "tool": tool,
+                            "command": command,
+                            "exit_code": r.exit_code,
+                            "stdout": r.stdout,
+                            "stderr": r.stderr,
+                        }
                     )
                     print(f"{tool:5} exit {r.exit_code!s:>4}  {command}", file=sys.stderr)
         finally:

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from halops.parser import ParsedReply
 from halops.calls import ToolName
+from halops.parser import ParsedReply
 
 UNGROUNDED_WEIGHT = 0.5
 

@@ -102,7 +102,8 @@ def _compact(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     the type, the allowed values and what the field means.
     """
     if "$ref" in schema:
-        schema = {**defs[schema["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in schema.items() if k != "$ref"}}
+        ref = defs[schema["$ref"].rsplit("/", 1)[-1]]
+        schema = {**ref, **{k: v for k, v in schema.items() if k != "$ref"}}
     out: dict[str, Any] = {}
     options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
     if len(options) == 1:

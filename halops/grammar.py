@@ -110,7 +110,8 @@ def tool_grammar(tools: Sequence[dict[str, Any]]) -> str:
         fn = tool["function"]
         name = fn["name"]
         lines.append(
-            f"{_rule_name('call', name)} ::= {_literal(json.dumps(name) + ', ' + json.dumps('arguments') + ': ')}"
+            f"{_rule_name('call', name)} ::= "
+            f"{_literal(json.dumps(name) + ', ' + json.dumps('arguments') + ': ')}"
             f" {_rule_name('args', name)}"
         )
         lines.append(f"{_rule_name('args', name)} ::= {_arguments_rule(fn.get('parameters') or {})}")

@@ -110,8 +110,8 @@ def bootstrap(
     on_train: Callable[[Any], None] | None = None,
     on_case: Callable[[Any], None] | None = None,
 ) -> BootstrapResult:
-    from halops.llm.models import ModelStore
     from eval.gate import deploy
+    from halops.llm.models import ModelStore
 
     steps = Steps(settings.data_dir / "bootstrap")
     state = steps.read()
@@ -152,7 +152,9 @@ def bootstrap(
         "quant": QUANT,
         "deployed": gate.deployed,
     }
-    (store.version_path(gate.version).parent / "PROVENANCE.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    (store.version_path(gate.version).parent / "PROVENANCE.json").write_text(
+        json.dumps(provenance, indent=2) + "\n"
+    )
     if gate.deployed:
         steps.write(version=gate.version)
     return result
@@ -242,7 +244,9 @@ def _train(settings, steps: Steps, episodes, overrides, say, on_train, result) -
 
         job = run_job(work, cfg, on_created=created)
     if job.status != "completed":
-        raise TrainerError(f"bootstrap training job {job.id} ended {job.status}: {job.error or 'see its log'}")
+        raise TrainerError(
+            f"bootstrap training job {job.id} ended {job.status}: {job.error or 'see its log'}"
+        )
     adapter = finished_adapter(Path(job.output_dir))
     if adapter is None:
         raise TrainerError(f"job {job.id} completed without an adapter")

@@ -6,7 +6,14 @@ import threading
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from halops.cli import ConfigOpt, console, err_console, fail, load
 from halops.errors import HalopsError
@@ -48,7 +55,8 @@ def bootstrap(
         typer.Option("--rebuild", help="Train the adapter here instead of installing the shipped one."),
     ] = False,
     episodes: Annotated[
-        int | None, typer.Option("--episodes", help="Synth episodes to train on (default: data.synth_episodes).")
+        int | None,
+        typer.Option("--episodes", help="Synth episodes to train on (default: data.synth_episodes)."),
     ] = None,
     overrides: Annotated[
         list[str] | None, typer.Argument(help="Bootstrap recipe overrides, e.g. max_steps=20")
@@ -99,7 +107,10 @@ def bootstrap(
     print_verdict(gate.verdict, f"v{gate.baseline_version}", f"v{gate.version}")
     if not gate.deployed:
         console.print(
-            f"[red]not deployed:[/] v{gate.version} regressed against v{gate.baseline_version}, which keeps serving"
+            f"[red]not deployed:[/] v{gate.version} regressed against v{gate.baseline_version}, "
+            "which keeps serving"
         )
         raise typer.Exit(REGRESSED)
-    console.print(f"bootstrapped: v{gate.version} is active ({result.source}; overall {gate.candidate.overall:.3f})")
+    console.print(
+        f"bootstrapped: v{gate.version} is active ({result.source}; overall {gate.candidate.overall:.3f})"
+    )

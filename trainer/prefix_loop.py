@@ -47,7 +47,7 @@ def common_prefix(rows: list[tuple[list[int], list[int]]]) -> int:
             if ids[i] != first[i]:
                 n = i
                 break
-    for ids, mask in rows:
+    for _ids, mask in rows:
         if 1 in mask[:n]:
             n = mask.index(1)
     # At least two suffix tokens: one to attend from, one to predict.
@@ -84,7 +84,9 @@ def _batches(lengths: list[int], batch: int, rng: random.Random, max_tokens: int
         current: list[int] = []
         for k in chunk:
             longest = max([lengths[j] for j in current] + [lengths[k]])
-            if current and (len(current) == batch or (max_tokens and longest * (len(current) + 1) > max_tokens)):
+            if current and (
+                len(current) == batch or (max_tokens and longest * (len(current) + 1) > max_tokens)
+            ):
                 out.append(current)
                 current = []
             current.append(k)
@@ -111,7 +113,9 @@ class PrefixEngine:
         self.opt = torch.optim.AdamW(params, lr=self.cfg.learning_rate, weight_decay=self.cfg.weight_decay)
         self.params = params
         self.lengths = [len(ids) - self.p for ids, _ in self.train_rows]
-        per_epoch = len(_batches(self.lengths, self.cfg.batch_size, random.Random(0), self.cfg.max_batch_tokens))
+        per_epoch = len(
+            _batches(self.lengths, self.cfg.batch_size, random.Random(0), self.cfg.max_batch_tokens)
+        )
         steps_per_epoch = math.ceil(per_epoch / self.cfg.grad_accum)
         self.total = (
             self.cfg.max_steps if self.cfg.max_steps > 0 else math.ceil(steps_per_epoch * self.cfg.epochs)
@@ -120,7 +124,8 @@ class PrefixEngine:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda step: self._lr_factor(step, warm))
         log.info(
             "prefix engine: %d shared prefix tokens, %d train / %d val examples, %d steps, %s",
-            self.p, len(self.train_rows), len(self.val_rows), self.total, "bf16 autocast" if cpu_bf16 else "fp32",
+            self.p, len(self.train_rows), len(self.val_rows), self.total,
+            "bf16 autocast" if cpu_bf16 else "fp32",
         )  # fmt: skip
 
     def _lr_factor(self, step: int, warm: int) -> float:
@@ -170,7 +175,11 @@ class PrefixEngine:
         ctx = contextlib.nullcontext() if grad else torch.no_grad()
         with ctx, self._autocast():
             hidden = self.inner.model(
-                input_ids=ids, attention_mask=full_attn, position_ids=positions, past_key_values=cache, use_cache=True
+                input_ids=ids,
+                attention_mask=full_attn,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
             ).last_hidden_state
             # Token t is predicted from position t-1; only labelled targets reach the LM head.
             target = labels[:, 1:]

@@ -408,7 +408,8 @@ def train_prefix(s: Setup, store: JobStore | None, job_id: str | None, resume: b
 
     def on_log(step: int, epoch: float, total: int, row: dict[str, Any]) -> None:
         if row:
-            row = {"step": step, "epoch": round(epoch, 4), **row, "peak_mem_mb": round(peak_memory_mb(False), 1)}
+            peak = round(peak_memory_mb(False), 1)
+            row = {"step": step, "epoch": round(epoch, 4), **row, "peak_mem_mb": peak}
             with s.paths.metrics.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
             latest.update({k: v for k, v in row.items() if v is not None})

@@ -17,8 +17,8 @@ from agent.transcripts.store import TranscriptStore
 from halops.calls import ToolCall
 from halops.errors import HalopsError
 from halops.llm.client import ChatResult, LLMClient
-from halops.parser import STOP, parse_reply
 from halops.outcome import ToolOutcome
+from halops.parser import STOP, parse_reply
 from halops.prompt import (
     ContextChunk,
     RenderedResult,

@@ -11,10 +11,10 @@ import openai
 import pytest
 
 from agent.daemon import Daemon
-from halops.outcome import ToolOutcome
 from agent.transcripts.export import export
 from agent.transcripts.store import TranscriptStore
 from halops.errors import ConfigError
+from halops.outcome import ToolOutcome
 from tests.support.daemon import agent_settings, serve_daemon
 from tests.support.procs import free_port
 from tests.support.scripted_llm import ScriptedModel, call

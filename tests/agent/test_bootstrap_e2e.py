@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -69,7 +68,9 @@ def test_shipped_adapter_installs_and_passes_the_gate(installed: dict[str, str])
     provenance = json.loads((store.version_path(version).parent / "PROVENANCE.json").read_text())
     assert provenance["source"] == "bootstrap (shipped)" and provenance["deployed"] is True
     assert provenance["adapter_sha256"] == boot.SHIPPED_PIN.read_text().split()[0]
-    again = subprocess.run(halops_argv("bootstrap"), capture_output=True, text=True, env=installed, timeout=300)
+    again = subprocess.run(
+        halops_argv("bootstrap"), capture_output=True, text=True, env=installed, timeout=300
+    )
     assert again.returncode == 0 and "already bootstrapped" in again.stdout + again.stderr
 
 
@@ -79,7 +80,9 @@ def test_rebuild_runs_the_recipe_here_and_the_gate_decides(tmp_path: Path, repor
     rebuild's scores can differ by a few cases (bf16 on another CPU), so what is asserted is that
     it completes and the gate's decision is carried out either way."""
     env = _env(tmp_path / "data", reports_dir)
-    proc = subprocess.run(halops_argv("bootstrap", "--rebuild"), capture_output=True, text=True, env=env, timeout=3000)
+    proc = subprocess.run(
+        halops_argv("bootstrap", "--rebuild"), capture_output=True, text=True, env=env, timeout=3000
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode in (0, 3), out[-4000:]
     assert "Traceback" not in out
@@ -107,9 +110,13 @@ def test_disk_question_runs_df_and_quotes_a_real_use_percent(installed: dict[str
     env = dict(installed)
     port, agent_port = free_port(), free_port()
     env.update(HALOPS_SERVER__PORT=str(port), HALOPS_AGENT__PORT=str(agent_port))
-    ingest = subprocess.run(halops_argv("rag", "ingest"), capture_output=True, text=True, env=env, timeout=900)
+    ingest = subprocess.run(
+        halops_argv("rag", "ingest"), capture_output=True, text=True, env=env, timeout=900
+    )
     assert ingest.returncode == 0, ingest.stderr[-2000:]
-    proc = subprocess.Popen(halops_argv("up"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        halops_argv("up"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True).start()
     try:

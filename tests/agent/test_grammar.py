@@ -13,11 +13,11 @@ import re
 import pytest
 
 from agent.config import DEFAULT_INSTRUCTIONS
+from agent.loop.runner import STOP
+from halops.calls import tool_schemas
 from halops.grammar import tool_grammar
 from halops.parser import parse_reply
 from halops.prompt import system_prompt
-from agent.loop.runner import STOP
-from halops.calls import tool_schemas
 
 
 def _rules(grammar: str) -> dict[str, str]:
@@ -27,7 +27,16 @@ def _rules(grammar: str) -> dict[str, str]:
 @pytest.mark.unit
 def test_every_tool_and_enum_value_is_in_the_grammar() -> None:
     rules = _rules(tool_grammar(tool_schemas()))
-    assert set(rules) >= {"root", "calls", "call", "answer", "call-shell", "call-ssh", "call-ipmi", "call-http"}
+    assert set(rules) >= {
+        "root",
+        "calls",
+        "call",
+        "answer",
+        "call-shell",
+        "call-ssh",
+        "call-ipmi",
+        "call-http",
+    }
     for action in ("power_status", "sensors", "sel_list", "identify"):
         assert f'"\\"{action}\\""' in rules["args-ipmi"]
     # Required properties first, in schema order; optional ones may be left out.

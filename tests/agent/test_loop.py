@@ -127,7 +127,9 @@ def test_prompt_prefix_is_identical_across_requests_and_rounds(tmp_path):
         loop, _ = make_loop(tmp_path, model.url, retriever=Retriever())
         loop.run(user("disks?"), conversation_id="c1", request_id="r1")
         loop.run(
-            [{"role": "system", "content": "Be terse."}, *user("memory?")], conversation_id="c2", request_id="r2"
+            [{"role": "system", "content": "Be terse."}, *user("memory?")],
+            conversation_id="c2",
+            request_id="r2",
         )
     systems = [r["messages"][0]["content"] for r in model.requests]
     static = static_prompt(loop.settings.instructions, tools=loop.tool_schemas)

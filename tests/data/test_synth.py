@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from agent.config import DEFAULT_INSTRUCTIONS
-from halops.parser import parse_reply
-from halops.prompt import static_prompt
 from eval.cases import eval_hosts, eval_prompts
 from halops.calls import tool_schemas
+from halops.parser import parse_reply
+from halops.prompt import static_prompt
 from tests.support.procs import halops_argv
 from trainer.data.synth import facts
 from trainer.data.synth.generate import SynthRequest, check_rows, generate, split_of, write
@@ -51,10 +51,17 @@ def test_same_seed_same_episodes_other_seed_others(tmp_path: Path) -> None:
 def test_every_kind_and_tool_is_there(rows: list[dict]) -> None:
     kinds = {r["metadata"]["kind"] for r in rows}
     assert kinds == {"tool", "follow-up", "policy", "restraint"}
-    tools = {c.tool for r in rows for m in r["messages"] if m["role"] == "assistant" for c in parse_reply(m["content"]).calls}
+    tools = {
+        c.tool
+        for r in rows
+        for m in r["messages"]
+        if m["role"] == "assistant"
+        for c in parse_reply(m["content"]).calls
+    }
     assert tools == {"shell", "ssh", "ipmi", "http"}
     tasks = {r["metadata"]["task"] for r in rows}
-    for task in ("disk", "inodes", "memory", "load", "service", "journal", "kernel", "failed", "ports", "kver",
+    for task in ("disk", "inodes", "memory", "load", "service", "journal", "kernel", "failed", "ports",
+                 "kver",
                  "raid", "time", "gpus", "bmc-power", "bmc-sensors", "bmc-sel", "http-health",
                  "unknown-host", "change", "destroy", "error", "timeout", "restraint"):  # fmt: skip
         assert task in tasks, task

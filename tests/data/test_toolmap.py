@@ -11,8 +11,8 @@ import pytest
 
 from halops.calls import ARG_MODELS, ToolName, tool_schemas
 from halops.parser import parse_reply
-from tests.data.helpers import FIXTURES, Log, settings_for, text, tool_use
 from halops.prompt import signature
+from tests.data.helpers import FIXTURES, Log, settings_for, text, tool_use
 from trainer.data import chatml, pipeline
 from trainer.data.stages import Layout
 from trainer.data.toolmap import map_call

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from halops.parser import CallError, ParsedReply, parse_reply
-from halops.prompt import RenderedResult, tool_response_message
 from eval.cases import EvalCase, Step
 from eval.scoring import call_validity, figures, ungrounded
 from halops.calls import ToolCall
+from halops.parser import CallError, ParsedReply, parse_reply
+from halops.prompt import RenderedResult, tool_response_message
 from tests.support.scripted_llm import call
 
 pytestmark = pytest.mark.unit

@@ -59,8 +59,10 @@ def test_killed_bootstrap_resumes_then_is_a_no_op(tmp_path: Path) -> None:
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         ok = wait_for(
-            lambda: proc.poll() is not None
-            or any((data_dir / "trainer").glob("runs/*/checkpoints/checkpoint-2/trainer_state.json")),
+            lambda: (
+                proc.poll() is not None
+                or any((data_dir / "trainer").glob("runs/*/checkpoints/checkpoint-2/trainer_state.json"))
+            ),
             900,
             0.05,
         )
@@ -92,7 +94,9 @@ def test_killed_bootstrap_resumes_then_is_a_no_op(tmp_path: Path) -> None:
 
 
 @pytest.mark.unit
-def test_refused_model_leaves_version_0_active_and_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refused_model_leaves_version_0_active_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The gate's own refusal is tested in tests/eval; here, what bootstrap does with it."""
     from typer.testing import CliRunner
 

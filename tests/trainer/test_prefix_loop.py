@@ -61,7 +61,13 @@ def _tiny_setup(tmp_path: Path, rows: list[tuple[list[int], list[int]]], **cfg: 
     }  # fmt: skip
     recipe = RecipeConfig(**options)
     return SimpleNamespace(
-        cfg=recipe, model=model, train_ds=data, val_ds=data[:2], on_cuda=False, paths=RunPaths(tmp_path), extra={}
+        cfg=recipe,
+        model=model,
+        train_ds=data,
+        val_ds=data[:2],
+        on_cuda=False,
+        paths=RunPaths(tmp_path),
+        extra={},
     )
 
 
@@ -106,7 +112,9 @@ def test_training_lowers_loss_checkpoints_and_resumes(tmp_path: Path) -> None:
     engine = PrefixEngine(s)
     before = float(engine.loss(rows, grad=False)[0])
     logged: list[tuple[int, dict]] = []
-    engine.run(resume_from=None, should_stop=lambda: False, on_log=lambda st, ep, tot, row: logged.append((st, row)))
+    engine.run(
+        resume_from=None, should_stop=lambda: False, on_log=lambda st, ep, tot, row: logged.append((st, row))
+    )
     after = float(engine.loss(rows, grad=False)[0])
     assert after < before
     assert [st for st, _ in logged] == [1, 2, 3, 4, 5, 6]

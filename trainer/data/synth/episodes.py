@@ -20,9 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from halops.prompt import RenderedResult, system_prompt, tool_response_message
-from halops.outcome import ToolOutcome
 from halops.calls import ToolCall, tool_schemas
+from halops.outcome import ToolOutcome
+from halops.prompt import RenderedResult, system_prompt, tool_response_message
 from safety.check import check
 from safety.decision import Verdict
 from safety.inventory import BmcEndpoint, Host, HttpEndpoint, Inventory, SshEndpoint
@@ -250,7 +250,7 @@ class Builder:
 
     def episode(self) -> tuple[str, str, list[Message]]:
         roll, acc = self.rng.random(), 0.0
-        for kind, share in MIX:
+        for kind, share in MIX:  # noqa: B007 - the kind the roll lands on is used after the loop
             acc += share
             if roll < acc:
                 break
@@ -261,4 +261,6 @@ class Builder:
 def _failed_command(call: ToolCall, output: Output, phrase: str) -> str:
     err = (output.stderr or "").strip().splitlines()
     why = err[-1] if err else f"exit code {output.exit_code}"
-    return f"`{call.arguments.get('command', call.tool)}` failed {phrase} (exit code {output.exit_code}): {why}"
+    return (
+        f"`{call.arguments.get('command', call.tool)}` failed {phrase} (exit code {output.exit_code}): {why}"
+    )

@@ -15,7 +15,7 @@ Reader = Callable[[str, str, dict], str]  # (stdout, where, params) -> answer
 
 
 def _cap(where: str) -> str:
-    """"on web-07" → "web-07"; "on this machine" → "This machine": the subject of a sentence."""
+    """ "on web-07" → "web-07"; "on this machine" → "This machine": the subject of a sentence."""
     bare = where.removeprefix("on ")
     if bare in ("here", "locally"):
         return "This machine"
@@ -38,7 +38,9 @@ def df(text: str, where: str, params: dict) -> str:
     rows.sort(key=lambda r: _pct(r[4]), reverse=True)
     top = rows[0]
     mount = " ".join(top[5:])
-    line = f"The fullest filesystem {where} is {mount} at {top[4]} ({top[2]} of {top[1]} used, {top[3]} free)."
+    line = (
+        f"The fullest filesystem {where} is {mount} at {top[4]} ({top[2]} of {top[1]} used, {top[3]} free)."
+    )
     hot = [r for r in rows if _pct(r[4]) >= 90]
     if len(hot) > 1:
         line += " Also nearly full: " + ", ".join(f"{' '.join(r[5:])} at {r[4]}" for r in hot[1:]) + "."
@@ -92,8 +94,7 @@ def load(text: str, where: str, params: dict) -> str:
         return generic(text, where, params)
     up, a, b, c = m.groups()
     return (
-        f"{_cap(where)} has been up {up.strip()}; the load averages are {a}, {b} and "
-        f"{c} (last minute first)."
+        f"{_cap(where)} has been up {up.strip()}; the load averages are {a}, {b} and {c} (last minute first)."
     )
 
 
@@ -103,7 +104,7 @@ def service_state(text: str, where: str, params: dict) -> str:
     if state == "active":
         return f"{svc} is active (running) {where}."
     return (
-        f"{svc} is not running {where}: systemctl reports \"{state}\". Next: read why it stopped with "
+        f'{svc} is not running {where}: systemctl reports "{state}". Next: read why it stopped with '
         f"`journalctl -u {svc} -b --no-pager`."
     )
 
@@ -131,11 +132,11 @@ def journal(text: str, where: str, params: dict) -> str:
     failed = any("Failed with result" in ln or "FAILURE" in ln for ln in lines)
     if errors:
         msg = errors[-1].split(": ", 1)[-1]
-        line = f"The latest error for {svc} {where}: \"{msg}\"."
+        line = f'The latest error for {svc} {where}: "{msg}".'
         if failed:
             line += " systemd then marked the unit failed."
         return line
-    return f"The journal of {svc} {where} shows only normal starts; the last line is \"{lines[-1].split(': ', 1)[-1]}\"."
+    return f'The journal of {svc} {where} shows only normal starts; the last line is "{lines[-1].split(": ", 1)[-1]}".'
 
 
 def kernel(text: str, where: str, params: dict) -> str:
@@ -143,7 +144,7 @@ def kernel(text: str, where: str, params: dict) -> str:
     if not lines:
         return f"No kernel errors or warnings {where}: the output is empty."
     last = re.sub(r"^\[\s*[\d.]+\]\s*", "", lines[-1])
-    line = f"The kernel logged errors {where}; the latest: \"{last}\"."
+    line = f'The kernel logged errors {where}; the latest: "{last}".'
     if re.search(r"I/O error|EXT4-fs error|nvme.*timeout|failed command", text):
         line += " That points at the disk: check it with `smartctl -a` next."
     elif "Out of memory" in text:
@@ -212,7 +213,11 @@ def gpus(text: str, where: str, params: dict) -> str:
     used = "; ".join(f"GPU {r[0]} {r[2]} of {r[3]}" for r in rows[:4])
     line += f" Memory: {used}."
     if hot:
-        line += " Running hot: " + ", ".join(f"GPU {r[0]} at {r[-1].strip()} C" for r in hot) + "; check the fans and airflow."
+        line += (
+            " Running hot: "
+            + ", ".join(f"GPU {r[0]} at {r[-1].strip()} C" for r in hot)
+            + "; check the fans and airflow."
+        )
     return line
 
 
@@ -284,4 +289,4 @@ def generic(text: str, where: str, params: dict) -> str:
     if not lines:
         return f"The command {where} printed nothing."
     shown = "; ".join(lines[-2:])
-    return f"The output {where} ends with: \"{shown}\"."
+    return f'The output {where} ends with: "{shown}".'

@@ -47,7 +47,6 @@ class SynthRequest:
     excerpt_share: float = 0.15
     excerpt_chars: int = 600
 
-
     def fingerprint(self) -> str:
         """What the output is a function of (besides this code): equal fingerprints, equal bytes."""
         blob = json.dumps(

@@ -94,7 +94,9 @@ def uptime(rng: random.Random, *, full: bool) -> Output:
     base = cores * (rng.uniform(1.5, 4.0) if full else rng.uniform(0.02, 0.6))
     loads = [base * rng.uniform(0.8, 1.2) for _ in range(3)]
     clock = f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
-    up = f"{days} days, {rng.randint(0, 23)}:{rng.randint(0, 59):02d}" if days else f"{rng.randint(1, 59)} min"
+    up = (
+        f"{days} days, {rng.randint(0, 23)}:{rng.randint(0, 59):02d}" if days else f"{rng.randint(1, 59)} min"
+    )
     users = rng.randint(0, 4)
     text = (
         f" {clock} up {up},  {users} user{'s' if users != 1 else ''},  load average: "
@@ -161,7 +163,9 @@ def journal(rng: random.Random, service: str, *, full: bool, host: str) -> Outpu
         else:
             lines.append(f"{t} {host} systemd[1]: Started {service}.service - {service} daemon.")
     if full:
-        lines.append(f"{t} {host} systemd[1]: {service}.service: Main process exited, code=exited, status=1/FAILURE")
+        lines.append(
+            f"{t} {host} systemd[1]: {service}.service: Main process exited, code=exited, status=1/FAILURE"
+        )
         lines.append(f"{t} {host} systemd[1]: {service}.service: Failed with result 'exit-code'.")
     return Output("\n".join(lines) + "\n")
 
@@ -202,7 +206,9 @@ def failed_units(rng: random.Random, *, full: bool) -> Output:
         "SUB    = The low-level unit activation state, values depend on unit type.\n"
         f"{len(units)} loaded units listed.\n"
     )
-    return Output(head + body + foot if units else "  UNIT LOAD ACTIVE SUB DESCRIPTION\n0 loaded units listed.\n")
+    return Output(
+        head + body + foot if units else "  UNIT LOAD ACTIVE SUB DESCRIPTION\n0 loaded units listed.\n"
+    )
 
 
 PORTS = {22: "sshd", 80: "nginx", 443: "nginx", 5432: "postgres", 6379: "redis-server", 3306: "mysqld",
@@ -346,7 +352,9 @@ def ipmi_chassis(rng: random.Random, *, full: bool) -> Output:
 
 def http_health(rng: random.Random, *, full: bool, path: str) -> Output:
     if full:
-        code, reason = rng.choice([(503, "Service Unavailable"), (500, "Internal Server Error"), (502, "Bad Gateway")])
+        code, reason = rng.choice(
+            [(503, "Service Unavailable"), (500, "Internal Server Error"), (502, "Bad Gateway")]
+        )
         body = rng.choice(
             ['{"status": "down", "checks": {"database": "timeout"}}', '{"status": "fail", "error": "redis: connection refused"}',
              "<html><body><h1>502 Bad Gateway</h1></body></html>"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from halops.outcome import ToolOutcome
 from halops.calls import ToolCall
+from halops.outcome import ToolOutcome
 from trainer.data.synth.outputs import Output
 
 # (ask, tool, arguments): ordinary state changes. The policy sends these for approval.

@@ -19,7 +19,9 @@ def synth_dir(settings: Any) -> Path:
     return settings.data_dir / "data" / "synth"
 
 
-def request(settings: Any, *, episodes: int | None = None, seed: int | None = None, out: Path | None = None) -> SynthRequest:
+def request(
+    settings: Any, *, episodes: int | None = None, seed: int | None = None, out: Path | None = None
+) -> SynthRequest:
     ds = settings.data
     cases = settings.eval.cases
     return SynthRequest(
