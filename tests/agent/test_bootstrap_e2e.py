@@ -74,6 +74,11 @@ def test_shipped_adapter_installs_and_passes_the_gate(installed: dict[str, str])
     assert again.returncode == 0 and "already bootstrapped" in again.stdout + again.stderr
 
 
+@pytest.mark.skipif(
+    os.environ.get("HALOPS_TEST_FULL_REBUILD") != "1",
+    reason="the full recipe takes ~12 min of training plus an eval; set HALOPS_TEST_FULL_REBUILD=1 "
+    "(tests/trainer/test_bootstrap.py runs the same path with a 4-step recipe on every run)",
+)
 def test_rebuild_runs_the_recipe_here_and_the_gate_decides(tmp_path: Path, reports_dir: Path) -> None:
     """The one full rebuild of a test run: the shipped recipe on this CPU, the real converter and
     the real gate. The adapter shipped in the repo came out of this same command and passed; a
