@@ -25,8 +25,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.cli.settings import Settings, load_settings  # noqa: E402
-from agent.loop import prompt as prompt_mod  # noqa: E402
 from agent.loop import runner as runner_mod  # noqa: E402
+from halops import prompt as prompt_mod  # noqa: E402
 from tests.support.daemon import serve_daemon  # noqa: E402
 from tests.support.procs import free_port, halops_argv, stop, wait_for  # noqa: E402
 
