@@ -28,6 +28,7 @@ from trainer.data import augment, chatml, curate, dedup, report, split
 from trainer.data.config import DataSettings
 from trainer.data.errors import SecretLeakError, StageInputError
 from trainer.data.jsonl import BadLines, dumps, file_digest, read_objects, write_json, write_jsonl
+from trainer.data.secretguard import SecretGuard
 from trainer.data.stages import (
     Layout,
     NoProgress,
@@ -72,17 +73,6 @@ def synth_files(layout: Layout, ds: DataSettings) -> list[Path]:
         return []
     folder = layout.root / "synth"
     return [p for p in (folder / f"{s}.jsonl" for s in ("train", "val", "test")) if p.exists()]
-
-
-def _known_secrets(ds: DataSettings) -> tuple[str, ...]:
-    if ds.known_secrets_file is None:
-        return ()
-    path = ds.known_secrets_file.expanduser()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise StageInputError(f"cannot read data.known_secrets_file {path}: {exc.strerror}") from None
-    return tuple(sorted({s.strip() for s in lines if s.strip()}, key=len, reverse=True))
 
 
 class Scrub:
@@ -281,7 +271,8 @@ def run(
     def body(folder: Path) -> tuple[list[Path], StageResult]:
         examples, bad = load_examples(layout, ds)
         counter = load_counter(ds.tokenizer, layout.cache)
-        scrubber = Scrub(_known_secrets(ds), min_known_length)
+        # One reader of data.known_secrets_file for every stage: the stage guard's.
+        scrubber = Scrub(SecretGuard(ds.known_secrets_file).known, min_known_length)
         splits, rejected, stats = validate(examples, ds, counter, scrubber, progress)
         leaks = sum(scrubber.residual(ex) for rows in splits.values() for ex in rows)
         leaks += sum(scrubber.residual(row) for row in rejected)
