@@ -96,7 +96,7 @@ def main() -> int:
         )
         try:
             url = f"http://127.0.0.1:{port}/v1"
-            assert wait_for(lambda: httpx.get(f"{url}/models").status_code == 200 if _up(url) else False, 180)
+            assert wait_for(lambda: _up(url), 180)
             from agent.wiring import build_daemon
 
             settings = Settings(
@@ -133,8 +133,7 @@ def main() -> int:
 
 def _up(url: str) -> bool:
     try:
-        httpx.get(f"{url}/models", timeout=2)
-        return True
+        return httpx.get(f"{url}/models", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 
