@@ -106,11 +106,21 @@ def history(ctx: typer.Context, json_out: JsonOpt = False, config: ConfigOpt = N
 
 
 def _recent_prompts(settings: Any, limit: int) -> list[str]:
+    from agent.executors.config import resolve_paths
     from agent.executors.dispatch import Executors
     from agent.transcripts.store import TranscriptStore
+    from safety.scrub import scrub
 
     if not settings.transcripts_db.exists():
         return []
+    if not resolve_paths(settings).inventory.is_file():
+        # No inventory, no credentials to know: the stored text (scrubbed when written) gets the
+        # pattern scrubber again, here and in live_compare.
+        store = TranscriptStore(settings.transcripts_db, scrub=lambda text: scrub(text).text)
+        try:
+            return [scrub(p).text for p in store.recent_prompts(limit)]
+        finally:
+            store.close()
     # Scrubbed with today's credentials too: a secret added to the inventory after a turn was
     # stored is caught now (the live answers become training data).
     with Executors(settings) as executors:
@@ -140,18 +150,25 @@ def compare(
 ) -> None:
     """A/B from the two versions' eval reports: case by case, win/tie/loss, per-category deltas."""
     from eval.registry.compare import compare_reports, load_report
+    from eval.registry.errors import IncomparableError
     from eval.registry.live import live_compare
 
     settings = load(ctx, config)
     with _registry(ctx, config) as registry:
         registry.show(a), registry.show(b)
-        result = compare_reports(
-            a, load_report(registry.reports_dir, a), b, load_report(registry.reports_dir, b)
-        )
-        if json_out:
-            _echo_json(result.as_dict())
+        try:
+            reports = load_report(registry.reports_dir, a), load_report(registry.reports_dir, b)
+            result = compare_reports(a, reports[0], b, reports[1])
+        except IncomparableError as exc:
+            if live is None:
+                raise
+            # A live A/B needs no report: say why the offline half is missing and go on.
+            err_console.print(f"[yellow]no report comparison:[/] {exc}", highlight=False)
         else:
-            view.print_comparison(result)
+            if json_out:
+                _echo_json(result.as_dict())
+            else:
+                view.print_comparison(result)
         if live is not None:
             prompts = _recent_prompts(settings, live)
             say = (lambda m: err_console.print(m, highlight=False)) if json_out else console.print

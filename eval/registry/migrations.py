@@ -20,6 +20,7 @@ def migration(fn: Migration) -> Migration:
 
 def _script(db: sqlite3.Connection, sql: str) -> None:
     # Not executescript(): it COMMITs first, which would break the migration's transaction.
+    # So no comment in a migration may contain a semicolon.
     for statement in sql.split(";"):
         if statement.strip():
             db.execute(statement)
@@ -32,10 +33,10 @@ def m001_initial(db: sqlite3.Connection) -> None:
         """
         CREATE TABLE versions (              -- what the files cannot say about a version
             version INTEGER PRIMARY KEY,
-            source_json TEXT,                -- {"kind": bundled|bootstrap|retrain|manual, ...};
+            source_json TEXT,                -- {"kind": bundled|bootstrap|retrain|manual, ...},
                                              -- NULL: a version from before the registry (derived)
             created_at REAL NOT NULL,
-            sha256 TEXT,                     -- cached; valid while size and mtime_ns match the file
+            sha256 TEXT,                     -- cached, valid while size and mtime_ns match the file
             size INTEGER,
             mtime_ns INTEGER,
             pruned_at REAL
