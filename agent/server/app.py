@@ -221,6 +221,10 @@ def create_app(daemon: Daemon) -> FastAPI:
             error_body(str(exc.detail), "invalid_request_error", "http_error"), exc.status_code
         )
 
+    # HalopsError is registered on its own so Starlette's ExceptionMiddleware answers it: a handler
+    # for bare Exception runs in ServerErrorMiddleware, which re-raises after answering, logging a
+    # traceback and resetting the client's keep-alive connection (the next request on it fails).
+    @app.exception_handler(HalopsError)
     @app.exception_handler(Exception)
     async def _any(_: Request, exc: Exception) -> JSONResponse:
         status, type_, code = classify(exc)
