@@ -117,7 +117,7 @@ class Registry:
         if reasons is not None and not force:
             raise RejectedVersionError(
                 f"v{version} was rejected by the deploy gate ({'; '.join(reasons)}): "
-                "serve it anyway with force (`--force`, or \"force\": true over HTTP)"
+                'serve it anyway with force (`--force`, or "force": true over HTTP)'
             )
         self.store.activate(version)
         event = self.db.record(
