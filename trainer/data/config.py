@@ -173,7 +173,7 @@ class DataSettings(BaseModel):
     seed: int = Field(20261122, description="Seed of every random choice (split order, MinHash).")
     # --- synth ---------------------------------------------------------------------------------
     synth_episodes: int = Field(
-        1500,
+        2000,
         ge=0,
         description="Fleet-skill episodes `halops data synth` generates in the agent's own format "
         "(tool use, follow-ups, policy answers, restraint); `data all` adds them to final/. 0: off.",

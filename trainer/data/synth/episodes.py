@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from halops.calls import ToolCall, tool_schemas
@@ -41,8 +41,6 @@ from trainer.data.synth.tasks import BY_ID, CMD, HTTP, IPMI, LOCAL_PLACES, Diagn
 
 Message = dict[str, Any]
 MIX = (("tool", 0.25), ("call", 0.30), ("follow-up", 0.05), ("policy", 0.13), ("restraint", 0.27))
-# `call` episodes name the halops host more often: "this machine" → shell was the usual miss.
-CALL_LOCAL_SHARE = 0.35
 RESULT_CHARS = 4000  # the agent's default max_tool_result_chars
 
 
@@ -74,6 +72,7 @@ class Builder:
     excerpt_share: float = 0.15
     excerpt_chars: int = 600
     observations: Sequence[dict[str, Any]] = ()
+    queued: list[tuple[str, list[Message]]] = field(default_factory=list)  # a pair's second half
 
     # ------------------------------------------------------------ shared pieces
 
@@ -151,21 +150,44 @@ class Builder:
         return diag.id, self._diagnose(diag, follow=False)
 
     def call_episode(self) -> tuple[str, list[Message]]:
+        """The first call alone. A shell/ssh diagnostic comes as a pair, one ask put both ways
+        ("… on db-fra-2?" → ssh to it, "… on this machine?" → shell): the only difference between
+        the two is where, which is what tells the tools apart. Measured: without pairs, a model
+        either sent "this machine" over ssh to a host named "halops" or ran a named host's
+        question in the local shell, depending on the mix."""
+        if self.queued:
+            return self.queued.pop()
         diag = self.rng.choice(CMD + IPMI + HTTP)
-        messages = self._diagnose(diag, follow=False, local_share=CALL_LOCAL_SHARE)
-        return diag.id, messages[:3]  # system, ask, the call
+        if diag.tool != "cmd":
+            return diag.id, self._diagnose(diag, follow=False)[:3]  # system, ask, the call
+        ask = self.rng.choice(diag.asks)
+        svc = self.rng.choice(SERVICES)
+        remote, local = (
+            self._diagnose(diag, follow=False, where=self.where(local_share=share), ask=ask, svc=svc)[:3]
+            for share in (0.0, 1.0)
+        )
+        self.queued.append((diag.id, local))
+        return diag.id, remote
 
     def follow_up_episode(self) -> tuple[str, list[Message]]:
         return "service+journal", self._diagnose(BY_ID["service"], follow=True)
 
-    def _diagnose(self, diag: Diagnostic, *, follow: bool, local_share: float = 0.25) -> list[Message]:
+    def _diagnose(
+        self,
+        diag: Diagnostic,
+        *,
+        follow: bool,
+        where: Where | None = None,
+        ask: str | None = None,
+        svc: str | None = None,
+    ) -> list[Message]:
         rng = self.rng
-        params: dict[str, Any] = {"svc": rng.choice(SERVICES)}
+        params: dict[str, Any] = {"svc": svc or rng.choice(SERVICES)}
         full = True if follow else rng.random() < 0.45
         if diag.tool == "cmd":
-            where = self.where(local_share=local_share)
+            where = where or self.where()
             params["hostname"] = where.host or "halops"
-            ask = rng.choice(diag.asks).format(on=where.on, target=where.target, svc=params["svc"])
+            ask = (ask or rng.choice(diag.asks)).format(on=where.on, target=where.target, svc=params["svc"])
             command = rng.choice(diag.commands).format(**params)
             args: dict[str, Any] = {"command": command}
             if where.tool == "ssh":

@@ -325,8 +325,17 @@ HTTP = (
             "What does {url} return?",
             "Is {host}'s API up? Try {url}.",
             "curl {url}",
+            "What version does {url} report?",
+            "{host} publishes its build info at {url}; what is it running?",
+            "Is {host} ready for traffic? See {url}.",
+            "GET {url} and tell me what it says.",
+            "Fetch {url} for me.",
+            "Is the endpoint {url} up?",
         ),
-        ("/health", "/healthz", "/status", "/api/health", "/-/healthy", "/ready"),
+        (
+            "/health", "/healthz", "/status", "/api/health", "/-/healthy", "/ready", "/readyz", "/livez",
+            "/-/ready", "/version", "/api/version", "/info", "/ping", "/api/v1/status",
+        ),  # fmt: skip
         lambda rng, p, full: out.http_health(rng, full=full, path=p["path"]),
         facts.http,
     ),
