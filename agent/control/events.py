@@ -58,6 +58,8 @@ def _metrics(row: dict[str, Any], total: int) -> tuple[str, dict[str, Any]] | No
 def events(job: Job, scrub: Callable[[str], str]) -> list[dict[str, Any]]:
     """Every event of the job, oldest first."""
     out = [_event(job, "created", job.created, "info", f"Created fine-tuning job: {job.id}")]
+    if job.started:
+        out.append(_event(job, "started", job.started, "info", "Fine-tuning job started"))
     at, level = job.created, "info"
     path = Path(job.log_path or "")
     lines = path.read_text(errors="replace").splitlines() if path.is_file() else []

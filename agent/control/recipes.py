@@ -8,6 +8,7 @@ nodes instead of torch, which the daemon must never load (the training process c
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +70,7 @@ def overrides_of(raw: Any) -> dict[str, str]:
         return {}
     if not isinstance(raw, dict) or not all(isinstance(k, str) for k in raw):
         raise ApiError(400, "overrides must be an object of key: value", code="invalid_overrides")
-    return {
-        k: v if isinstance(v, str) else yaml.safe_dump(v, default_flow_style=True).strip()
-        for k, v in raw.items()
-    }
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 
 
 def problems(

@@ -220,6 +220,12 @@ def create_app(daemon: Daemon) -> FastAPI:
         )
         return JSONResponse(error_body(message, type_, code), status)
 
+    # Our own errors are answers, not crashes: handled here, Starlette does not log a traceback
+    # for them (it does for whatever reaches the catch-all above).
+    @app.exception_handler(HalopsError)
+    async def _ours(request: Request, exc: HalopsError) -> JSONResponse:
+        return await _any(request, exc)
+
     @app.post("/v1/chat/completions")
     def chat(body: ChatRequest, request: Request) -> Any:
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
