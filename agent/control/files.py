@@ -74,6 +74,10 @@ def check_examples(raw: bytes) -> tuple[list[dict[str, Any]], list[str]]:
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             problems.append(f'line {lineno}: no "messages" list of message objects')
             continue
+        shape = _shape(messages)
+        if shape:
+            problems.append(f"line {lineno}: {shape}")
+            continue
         shown = messages if messages[0].get("role") == "system" else [_PLACEHOLDER_SYSTEM, *messages]
         found = format_problems({"messages": shown, "metadata": {"session_id": f"line-{lineno}"}})
         if found:
@@ -83,6 +87,20 @@ def check_examples(raw: bytes) -> tuple[list[dict[str, Any]], list[str]]:
     if not examples and not problems:
         problems.append("no examples (the file is empty)")
     return examples, problems
+
+
+def _shape(messages: list[dict[str, Any]]) -> str | None:
+    """What the pipeline's checks would only call "shape", said for someone writing a file by hand."""
+    from trainer.data.validate import ROLES
+
+    for i, m in enumerate(messages):
+        if m.get("role") not in ROLES:
+            return f"message {i}: unknown role {m.get('role')!r} (system, user, assistant, tool)"
+        if not isinstance(m.get("content"), str):
+            return f"message {i}: content must be a string (tool calls as <tool_call> text)"
+    if not any(m["role"] == "user" for m in messages) or not any(m["role"] == "assistant" for m in messages):
+        return "needs at least a user and an assistant message"
+    return None
 
 
 class FileStore:

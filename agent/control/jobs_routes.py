@@ -12,6 +12,7 @@ from agent.control import events, recipes
 from agent.control.files_routes import file_store
 from agent.control.jobs import JobCreate, Jobs
 from agent.daemon import Daemon
+from safety.scrub import scrub as scrub_rules
 
 
 class RecipeCheck(BaseModel):
@@ -26,6 +27,10 @@ def router(daemon: Daemon, jobs: Jobs | None = None) -> APIRouter:
     jobs = jobs or Jobs(settings, file_store(daemon))
     daemon.add_close_hook(jobs.launcher.close)
     api = APIRouter()
+
+    def scrub(text: str) -> str:
+        # Training logs can quote their data: the credential rules, then the daemon's known secrets.
+        return daemon.scrub(scrub_rules(text).text)
 
     @api.post("/v1/fine_tuning/jobs")
     def create(body: JobCreate) -> dict[str, Any]:
@@ -48,7 +53,7 @@ def router(daemon: Daemon, jobs: Jobs | None = None) -> APIRouter:
         job_id: str, after: str | None = None, limit: int = Query(20, ge=1, le=1000)
     ) -> dict[str, Any]:
         job = jobs.get(job_id)
-        return events.page(list(reversed(events.events(job, daemon.scrub))), after, limit)
+        return events.page(list(reversed(events.events(job, scrub))), after, limit)
 
     @api.get("/v1/fine_tuning/jobs/{job_id}/checkpoints")
     def checkpoints(
@@ -60,7 +65,7 @@ def router(daemon: Daemon, jobs: Jobs | None = None) -> APIRouter:
     def stream(job_id: str) -> StreamingResponse:
         job = jobs.get(job_id)  # an unknown id is a 404 before the stream starts
         return StreamingResponse(
-            events.stream(lambda: jobs.get(job.id), daemon.scrub),
+            events.stream(lambda: jobs.get(job.id), scrub),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
