@@ -176,14 +176,15 @@ def test_api_status_is_the_cli_status(tmp_path):
 
 
 # `systemctl show -p Id,LoadState,ActiveState,SubState,UnitFileState,ActiveEnterTimestamp` with the
-# four halops units, captured from systemd 252 in the nspawn container (test_control_systemd.py).
+# four halops units, captured verbatim from systemd 252 (252.39-1~deb12u2) in the nspawn container
+# of test_control_systemd.py, halops-llama.service started.
 CAPTURED_SHOW = """\
 Id=halops-llama.service
 LoadState=loaded
 ActiveState=active
 SubState=running
-UnitFileState=static
-ActiveEnterTimestamp=Thu 2026-12-03 20:20:01 UTC
+UnitFileState=disabled
+ActiveEnterTimestamp=Thu 2026-12-03 20:13:31 UTC
 
 Id=halops-agent.service
 LoadState=loaded
