@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent.cli.settings import Settings
+from agent.cli.settings import Settings, load_settings
+from agent.control.launcher import write_settings
 from agent.control.status import parse_show
 from agent.wiring import build_daemon
 from eval.report import CaseResult, EvalReport
@@ -37,7 +38,9 @@ def cli_env(data: Path, port: int, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HALOPS_")}
     empty = data.parent / "empty.toml"
     empty.touch()
-    env.update(HALOPS_DATA_DIR=str(data), HALOPS_AGENT__PORT=str(port), HALOPS_CONFIG=str(empty), COLUMNS="220")
+    env.update(
+        HALOPS_DATA_DIR=str(data), HALOPS_AGENT__PORT=str(port), HALOPS_CONFIG=str(empty), COLUMNS="220"
+    )
     env.update(extra)
     return env
 
@@ -220,3 +223,22 @@ def test_parse_show_reads_systemctl_blocks():
     ]
     assert blocks[0]["ActiveState"] == "active" and blocks[0]["ActiveEnterTimestamp"].startswith("Thu 2026")
     assert blocks[1]["ActiveEnterTimestamp"] == ""
+
+
+@pytest.mark.unit
+def test_the_job_process_gets_the_daemons_settings_and_no_secret_on_disk(tmp_path, monkeypatch):
+    s = Settings(
+        data_dir=tmp_path / "data",
+        llm={"api_key": "sk-secret-value-123"},
+        trainer={"work_dir": tmp_path / "w"},
+    )
+    path = tmp_path / "settings.toml"
+    env = write_settings(s, path)
+    assert "sk-secret-value-123" not in path.read_text() and path.stat().st_mode & 0o077 == 0
+    assert env == {"HALOPS_LLM__API_KEY": "sk-secret-value-123"}
+    # What the child process sees: the file, plus the environment the launcher gives it.
+    for key, value in {**env, "HALOPS_DATA_DIR": str(s.data_dir)}.items():
+        monkeypatch.setenv(key, value)
+    back = load_settings(path)
+    assert back.model_dump(mode="json") == s.model_dump(mode="json")
+    assert back.llm.api_key is not None and back.llm.api_key.get_secret_value() == "sk-secret-value-123"
