@@ -180,7 +180,13 @@ def _publish(settings: Settings, store: JobStore, work: WorkDirs, job: Job, say:
         step(f"gate: scoring {gguf.name} against the deployed model")
         # Past this point a SIGTERM no longer interrupts: the gate registers and activates as one.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        gate = deploy(settings, gguf)
+        gate = deploy(
+            settings,
+            gguf,
+            source={"kind": "retrain", "job_id": job.id},
+            actor="api",
+            reason=f"fine-tuning job {job.id} (HTTP API)",
+        )
         result = {
             "version": gate.version,
             "deployed": gate.deployed,

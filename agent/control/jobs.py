@@ -65,7 +65,8 @@ class JobCreate(BaseModel):
 
 
 def model_id(version: int) -> str:
-    return f"v{version}"
+    """The id GET /v1/models lists the version under (agent/control/models_routes.py, prefix halops)."""
+    return f"halops-v{version}"
 
 
 def pid_alive(pid: int) -> bool:

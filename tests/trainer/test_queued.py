@@ -116,6 +116,7 @@ def _trained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, calls: list[str]):
 
     def deploy(settings, path, **kw):
         calls.append(f"deploy {path.name}")
+        assert kw == {"source": {"kind": "retrain", "job_id": job.id}, "actor": "api", "reason": kw["reason"]}
         return gate.GateResult(7, True, _Report(0.8), _Report(0.75), 6, _Verdict())
 
     monkeypatch.setattr(export, "merge", lambda adapter, out, *a: calls.append("merge") or out)
