@@ -100,6 +100,11 @@ class AgentSettings(Section):
     max_body_bytes: int = Field(
         1_000_000, ge=1024, description="Largest accepted request body; larger gets HTTP 413."
     )
+    max_upload_bytes: int = Field(
+        200_000_000,
+        ge=1024,
+        description="Largest training file accepted by POST /v1/files (a JSONL dataset); larger gets 413.",
+    )
     transcripts_db: Path | None = Field(
         None, description="SQLite transcript store. Empty: <data_dir>/transcripts.sqlite."
     )

@@ -128,6 +128,10 @@ class Daemon:
     def feedback(self, turn_id: str, score: int, comment: str | None) -> None:
         self.store.add_feedback(turn_id, score, comment)
 
+    def add_close_hook(self, hook: Callable[[], None]) -> None:
+        """Run `hook` when the daemon closes (the control plane stops its training children)."""
+        self._on_close.append(hook)
+
     def close(self) -> None:
         for hook in self._on_close:
             hook()

@@ -234,6 +234,22 @@ def jobs_cancel(ctx: typer.Context, job_id: str, config: ConfigOpt = None) -> No
     console.print(f"job {job.id}: {job.status}" + (" (cancel requested)" if job.status == "running" else ""))
 
 
+@jobs_app.command("run")
+def jobs_run(ctx: typer.Context, job_id: str, config: ConfigOpt = None) -> None:
+    """Run a job queued by the HTTP API: train → merge → convert → gate (the daemon starts this)."""
+    from trainer.queued import run_queued
+
+    settings = load(ctx, config)
+    try:
+        job = run_queued(settings, job_id, say=lambda msg: console.print(msg, highlight=False))
+    except HalopsError as exc:
+        fail(str(exc))
+    assert job is not None
+    console.print(f"job {job.id}: {job.status}" + (f" ({job.error})" if job.error else ""), highlight=False)
+    if job.status != "completed":
+        raise typer.Exit(1)
+
+
 def retrain(
     ctx: typer.Context,
     overrides: Annotated[
@@ -281,6 +297,23 @@ def retrain(
         console.print(f"[red]not deployed:[/] job {result.job_id} regressed; v{gate.version} stays inactive")
         raise typer.Exit(REGRESSED)
     console.print(f"deployed v{gate.version} from job {result.job_id} (overall {gate.candidate.overall:.3f})")
+
+
+def _run_queued_job(settings) -> None:  # noqa: ANN001 - the root Settings
+    from eval.cli import REGRESSED
+    from trainer.queued import RESULT_FILE, read_json, run_queued
+
+    try:
+        job = run_queued(settings, say=lambda msg: console.print(msg, highlight=False))
+    except HalopsError as exc:
+        fail(str(exc))
+    if job is None:  # taken by another run between the check and the lock
+        return
+    console.print(f"job {job.id}: {job.status}" + (f" ({job.error})" if job.error else ""), highlight=False)
+    if job.status != "completed":
+        raise typer.Exit(1)
+    if not read_json(Path(job.output_dir or "") / RESULT_FILE).get("deployed"):
+        raise typer.Exit(REGRESSED)
 
 
 def register(app: typer.Typer) -> None:

