@@ -71,6 +71,7 @@ export function watchCount() {
     try { setCount((await api.get("/v1/approvals")).data.length); } catch { /* shown on the page */ }
   };
   poll();
+  document.addEventListener("halops:approvals-changed", poll);
   clearInterval(countTimer);
   countTimer = setInterval(poll, 10000);
 }

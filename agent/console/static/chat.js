@@ -138,6 +138,7 @@ export function decideForm(step, card, { resume = false, onDone = null } = {}) {
       const r = await api.post(`/v1/approvals/${encodeURIComponent(id)}`, { decision, comment });
       box.replaceWith(decisionResult(r, comment));
       card.dataset.status = r.status;
+      document.dispatchEvent(new CustomEvent("halops:approvals-changed"));
       onDone?.(r);
       if (resume && !busy) {
         send(r.status === "approved"

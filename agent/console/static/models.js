@@ -43,7 +43,7 @@ function renderVersions() {
       h("th", { scope: "row" }, `v${x.version}`),
       h("td", {}, h("span", { class: `pill ${x.state}`, text: x.state }),
         x.reasons?.length ? h("div", { class: "hint", text: x.reasons.join("; ") }) : null),
-      h("td", { text: [src.kind, src.job_id || src.path].filter(Boolean).join(" ") || "—" }),
+      h("td", { text: [src.kind, src.job_id || src.detail || src.path].filter(Boolean).join(" ") || "—" }),
       h("td", { class: "num", text: fmtScore(x.eval?.overall) }),
       cats.map((c) => h("td", { class: "num", text: fmtScore(x.eval?.by_category?.[c]) })),
       h("td", { class: "num", text: fmtBytes(x.size) }),

@@ -4,7 +4,7 @@ import * as api from "./api.js";
 import { clear, fmtDuration, fmtTime, h, notice } from "./ui.js";
 import { LossChart } from "./chart.js";
 
-const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+const FINAL = new Set(["succeeded", "completed", "failed", "cancelled"]);
 const LOG_LINES = 200;
 let status, tbody, chart, selected = null, source = null, seen = new Set(), recipes = [], poll = null;
 
@@ -77,7 +77,7 @@ export async function watch(job) {
   for (const tr of tbody.querySelectorAll("tr")) tr.classList.toggle("selected", tr.dataset.job === job.id);
   try {
     const { data } = await api.get(`/v1/fine_tuning/jobs/${encodeURIComponent(job.id)}/events?limit=500`);
-    data.slice().sort((a, b) => a.created_at - b.created_at).forEach(event);
+    data.slice().reverse().forEach(event); // listed newest first, as OpenAI does
   } catch (err) {
     notice(status, err.message, "error");
   }
@@ -138,9 +138,10 @@ async function loadRecipes() {
 function describeRecipe() {
   const name = document.getElementById("retrain-recipe").value;
   const recipe = recipes.find((r) => r.name === name);
-  const defaults = recipe?.defaults ? Object.entries(recipe.defaults).map(([k, v]) => `${k}=${v}`).join(", ") : "";
-  document.getElementById("retrain-recipe-help").textContent = [recipe?.description, defaults && `defaults: ${defaults}`]
-    .filter(Boolean).join(" — ");
+  const defaults = Object.entries(recipe?.defaults || {}).filter(([, v]) => v !== null && typeof v !== "object");
+  clear(document.getElementById("retrain-recipe-help"), recipe?.description || "",
+    defaults.length ? h("details", {}, h("summary", { text: "Defaults" }),
+      h("code", { class: "defaults", text: defaults.map(([k, v]) => `${k}=${v}`).join("\n") })) : null);
 }
 
 // key=value lines → {key: value}; numbers and booleans as such, the rest as text.
@@ -167,7 +168,10 @@ async function validate(announce) {
   if (!problems.length) {
     try {
       const r = await api.post("/v1/halops/recipes/validate", { recipe, overrides });
-      if (!r.ok) problems.push(...(r.problems || ["the recipe does not validate"]).map(String));
+      if (!r.ok) {
+        const listed = r.problems?.length ? r.problems : ["the recipe does not validate"];
+        problems.push(...listed.map((p) => (typeof p === "object" ? `${p.key}: ${p.message}` : String(p))));
+      }
     } catch (err) {
       problems.push(err.message);
     }
