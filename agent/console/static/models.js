@@ -88,6 +88,7 @@ async function history() {
   const tbody = document.querySelector("#history-table tbody");
   try {
     const { data } = await api.get("/v1/halops/models/history");
+    data.sort((x, y) => (y.at ?? 0) - (x.at ?? 0) || String(y.id).localeCompare(String(x.id), undefined, { numeric: true }));
     clear(tbody, data.map((e) => h("tr", {},
       h("td", { text: fmtTime(e.at) }), h("td", { text: e.action }), h("td", { text: e.version != null ? `v${e.version}` : "—" }),
       h("td", { text: e.previous != null ? `v${e.previous}` : "—" }), h("td", { text: e.actor || "—" }),
