@@ -206,3 +206,33 @@ def test_a_cross_origin_post_from_another_page_is_refused(driver, tmp_path):
             "return fetch('/console/session').then(r => r.json()).then(b => b.csrf)"
         )
         assert after == before  # still signed in: the forged logout changed nothing
+
+
+def test_with_a_token_the_page_asks_for_it_once(driver, tmp_path, shots):
+    token_file = tmp_path / "token"
+    token_file.write_text("a-long-enough-token-value\n")
+    script = [call("ssh", host="web1", command="uptime"), "web1 is fine."]
+    with (
+        ScriptedModel(script) as model,
+        serve_daemon(daemon_for(tmp_path, model.url, token_file=token_file)) as base,
+    ):
+        driver.get(f"{base}/")
+        field = wait(
+            lambda: [f for f in css(driver, "#login-token") if f.is_displayed()][0], message="sign-in"
+        )
+        assert driver.switch_to.active_element == field
+        assert not driver.find_element(By.ID, "page-chat").is_displayed()
+        field.send_keys("not-the-token", Keys.ENTER)
+        wait(lambda: "not right" in driver.find_element(By.ID, "login-notice").text)
+        screenshot(driver, "login-1280", shots)
+        field.clear()
+        field.send_keys("a-long-enough-token-value", Keys.ENTER)
+        wait(lambda: driver.find_element(By.ID, "page-chat").is_displayed(), message="the console")
+        ask(driver, "Is web1 up?")
+        wait(lambda: "web1 is fine." in answers(driver), message="the answer")
+        cookie = driver.get_cookie("halops_console")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert driver.execute_script("return document.cookie") == ""  # out of any script's reach
+        driver.refresh()  # the session outlives a reload; the token is not asked again
+        wait(lambda: driver.find_element(By.ID, "page-chat").is_displayed(), message="the console again")
+        assert not driver.find_element(By.ID, "login").is_displayed()
