@@ -34,7 +34,7 @@ def css(driver, selector):
 
 
 def ask(driver, text: str) -> None:
-    box = wait(lambda: driver.find_element(By.ID, "chat-input"), message="the chat box")
+    box = wait(lambda: [b for b in css(driver, "#chat-input") if b.is_displayed()][0], message="the chat box")
     box.send_keys(text)
     box.send_keys(Keys.ENTER)  # Enter sends (keyboard use)
 

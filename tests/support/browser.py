@@ -73,10 +73,13 @@ def wait(predicate: Callable[[], Any], timeout: float = 20.0, message: str = "co
 
 
 def screenshot(driver: Any, name: str, tmp_dir: Path) -> Path:
-    """Save to the test's tmp dir, and to docs/img/ when HALOPS_DOCS_SCREENSHOTS=1 (docs refresh)."""
+    """Save to the test's tmp dir, and to docs/img/ when UPDATE_DOCS_SCREENSHOTS=1 (docs refresh).
+
+    Not a HALOPS_ variable: tests/conftest.py clears those for every test.
+    """
     path = tmp_dir / f"console-{name}.png"
     driver.save_screenshot(str(path))
-    if os.environ.get("HALOPS_DOCS_SCREENSHOTS") == "1":
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_IMG / f"console-{name}.png")
     return path

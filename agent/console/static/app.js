@@ -38,6 +38,7 @@ async function start() {
     return;
   }
   document.getElementById("login").hidden = true;
+  document.querySelector("header nav").hidden = false;
   document.getElementById("logout").hidden = !state.token_required;
   for (const page of Object.values(PAGES)) page.init?.();
   window.addEventListener("hashchange", () => show(location.hash.slice(1)));
@@ -46,6 +47,7 @@ async function start() {
 }
 
 function showLogin() {
+  document.querySelector("header nav").hidden = true; // nothing to navigate to before signing in
   for (const key of Object.keys(PAGES)) document.getElementById(`page-${key}`).hidden = true;
   const section = document.getElementById("login");
   section.hidden = false;
