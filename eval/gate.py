@@ -4,7 +4,8 @@ Both models are scored on the same cases by `eval.runner`, each on a server of i
 (`eval.serving`). The deployed model's report is kept per version and reused while the cases and
 eval settings are unchanged, so a gate usually serves one model, not two. The candidate is
 registered as a new version either way (its report beside it), so a rejected model can still be
-inspected or deployed by hand with `--force`.
+inspected or deployed by hand with `--force`. The registry (`eval.registry`) records where the
+candidate came from and the gate's verdict in the deployment history.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from eval.cases import default_cases, load_cases
 from eval.errors import EvalError
+from eval.registry.registry import Registry
+from eval.registry.versions import REJECTED_FILE, report_file
 from eval.report import CaseResult, EvalReport, Verdict, compare
 from eval.runner import run_eval
 from eval.serving import serve
@@ -26,7 +30,6 @@ from halops.llm.client import LLMClient
 from halops.llm.models import ModelStore
 from halops.settings import RootSettings as Settings
 
-REJECTED_FILE = "REJECTED.json"
 OnCase = Callable[[CaseResult], None]
 
 
@@ -84,7 +87,7 @@ def evaluate_gguf(settings: Settings, gguf: Path, on_case: OnCase | None = None)
 
 
 def report_path(settings: Settings, version: int) -> Path:
-    return settings.eval.resolve_reports_dir(settings.data_dir) / f"v{version}.json"
+    return report_file(settings.eval.resolve_reports_dir(settings.data_dir), version)
 
 
 def _baseline(settings: Settings, store: ModelStore, version: int, on_case: OnCase | None) -> EvalReport:
@@ -102,10 +105,32 @@ def _baseline(settings: Settings, store: ModelStore, version: int, on_case: OnCa
     return report
 
 
+def verdict_record(verdict: Verdict, *, force: bool) -> dict[str, Any]:
+    """The verdict as the deployment history keeps it."""
+    return {
+        "regressed": verdict.regressed,
+        "overall_delta": verdict.overall_delta,
+        "category_deltas": verdict.category_deltas,
+        "reasons": verdict.reasons,
+        "forced": force and verdict.regressed,
+    }
+
+
 def deploy(
-    settings: Settings, gguf: Path, *, force: bool = False, on_case: OnCase | None = None
+    settings: Settings,
+    gguf: Path,
+    *,
+    force: bool = False,
+    on_case: OnCase | None = None,
+    source: dict[str, Any] | None = None,
+    actor: str = "cli",
+    reason: str | None = None,
 ) -> GateResult:
-    """Register `gguf`, score it against the active version and activate it unless it regressed."""
+    """Register `gguf`, score it against the active version and activate it unless it regressed.
+
+    `source` says where the GGUF came from (default: a manual deploy of that file) and `actor` who
+    asked (cli | api | timer | bootstrap); both go to the registry with the verdict.
+    """
     if not gguf.is_file():
         raise EvalError(f"model file not found: {gguf}")
     load_cases(settings.eval.cases)  # bad cases fail here, before any model is loaded
@@ -116,15 +141,27 @@ def deploy(
         raise EvalError(f"{store.current_link} does not point into {store.versions_dir}: activate a version")
     baseline = _baseline(settings, store, base_version, on_case)
     version = store.add_version(gguf, copy=True)
+    with Registry.for_settings(settings) as registry:
+        registry.register(version, source or {"kind": "manual", "file": str(gguf.resolve())})
     candidate = evaluate_gguf(settings, store.version_path(version), on_case)
     candidate.save(report_path(settings, version))
     verdict = compare(candidate, baseline, settings.eval.tolerance, settings.eval.category_tolerance)
     rejected = store.version_path(version).parent / REJECTED_FILE
-    if verdict.regressed and not force:
+    deployed = not verdict.regressed or force
+    if deployed:
+        rejected.unlink(missing_ok=True)
+        store.activate(version)
+    else:
         rejected.write_text(
             json.dumps({"against": base_version, "reasons": verdict.reasons}, indent=2) + "\n"
         )
-        return GateResult(version, False, candidate, baseline, base_version, verdict)
-    rejected.unlink(missing_ok=True)
-    store.activate(version)
-    return GateResult(version, True, candidate, baseline, base_version, verdict)
+    with Registry.for_settings(settings) as registry:
+        registry.record_gate(
+            version,
+            baseline=base_version,
+            deployed=deployed,
+            actor=actor,
+            verdict=verdict_record(verdict, force=force),
+            reason=reason,
+        )
+    return GateResult(version, deployed, candidate, baseline, base_version, verdict)

@@ -46,3 +46,16 @@ class LLMBadResponseError(LLMError):
     def __init__(self, message: str, url: str, status_code: int | None = None):
         super().__init__(message, url)
         self.status_code = status_code
+
+
+class NotFoundError(HalopsError):
+    """What the caller named (a model version, a judging pair, ...) does not exist.
+
+    A kind, not a place: a package's own error also derives from this one so an HTTP surface can
+    answer 404 without importing that package.
+    """
+
+
+class ConflictError(HalopsError):
+    """The request is valid but the current state forbids it (a rejected version without force,
+    nothing to roll back to). HTTP surfaces answer 409; nothing was changed."""

@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 # The only modules of `agent` that know the offline packages (trainer, eval): the console script's
 # entry and what it composes (the root Settings, the config reference, the systemd units).
-COMPOSITION_ROOT = ("agent.cli", "agent.config_reference", "agent.systemd_units")
+COMPOSITION_ROOT = ("agent.cli", "agent.config_reference", "agent.systemd_units", "agent.control")
 OFFLINE = {"trainer", "eval"}
 MAX_LINES = 600
 LINE_LIMITED = (*PACKAGES, "tests", "bench")

@@ -140,7 +140,8 @@ def bootstrap(
 
     gguf = _export(settings, steps, adapter, say, result)
     say(f"gate: scoring {gguf.name} against version {store.active_version()}")
-    gate = deploy(settings, gguf, on_case=on_case)
+    source = {"kind": "bootstrap", "detail": result.source, "job_id": steps.read().get("job_id")}
+    gate = deploy(settings, gguf, on_case=on_case, source=source, actor="bootstrap")
     result.gate, result.version, result.deployed = gate, gate.version, gate.deployed
     provenance = {
         "source": f"bootstrap ({result.source})",

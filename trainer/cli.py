@@ -7,6 +7,7 @@ halops settings file, and the two must be combinable.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -266,6 +267,9 @@ def retrain(
             overrides=overrides or [],
             skip_data=skip_data,
             force_deploy=force_deploy,
+            # systemd sets INVOCATION_ID for every unit it runs: halops-trainer.service, started by
+            # the timer, records its deploys as the timer's.
+            actor="timer" if os.environ.get("INVOCATION_ID") else "cli",
             say=lambda msg: console.print(msg, highlight=False),
             on_case=print_case,
         )

@@ -39,6 +39,7 @@ def retrain(
     overrides: Sequence[str] = (),
     skip_data: bool = False,
     force_deploy: bool = False,
+    actor: str = "cli",
     say: Say = lambda _msg: None,
     on_case: OnCase | None = None,
 ) -> RetrainResult:
@@ -90,5 +91,12 @@ def retrain(
     gguf = Path(converted["files"].get("Q4_K_M") or next(iter(converted["files"].values())))
 
     say(f"gate: scoring {gguf.name} against the deployed model")
-    gate = deploy(settings, gguf, force=force_deploy, on_case=on_case)
+    gate = deploy(
+        settings,
+        gguf,
+        force=force_deploy,
+        on_case=on_case,
+        source={"kind": "retrain", "job_id": job.id},
+        actor=actor,
+    )
     return RetrainResult(job.id, gguf, gate)

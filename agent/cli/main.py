@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from agent.cli import agent_cmd, config_cmd, inventory, llm, systemd_cmd, tool, up
+from agent.cli import agent_cmd, config_cmd, inventory, llm, models_cmd, systemd_cmd, tool, up
 from agent.cli.settings import load_settings
 from eval import cli as eval_cli
 from halops.cli import ConfigOpt, err_console
@@ -33,6 +33,7 @@ app.add_typer(llm.app, name="llm")
 app.add_typer(agent_cmd.app, name="agent")
 app.add_typer(systemd_cmd.app, name="systemd")
 app.command("up")(up.up)
+app.add_typer(models_cmd.app, name="models")
 app.add_typer(safety_cli.app, name="safety")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(tool.app, name="tool")

@@ -21,11 +21,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.console.auth import ConsoleAuth
 from agent.console.routes import mount_console
+from agent.control import models_routes
 from agent.daemon import ApprovalError, Daemon
 from agent.loop.runner import AgentAnswer, DeadlineExceededError, Step
 from agent.server.schemas import ApprovalDecision, ChatRequest, Feedback
 from agent.transcripts.store import UnknownTurnError
-from halops.errors import HalopsError, LLMBadResponseError, LLMTimeoutError, LLMUnavailableError
+from halops.errors import (
+    ConflictError,
+    HalopsError,
+    LLMBadResponseError,
+    LLMTimeoutError,
+    LLMUnavailableError,
+    NotFoundError,
+)
 from safety.httpguard import HostGuard
 
 MODEL_NAME = "halops"
@@ -50,6 +58,8 @@ _ERRORS: list[tuple[type[Exception], int, str, str]] = [
     (LLMBadResponseError, 502, "server_error", "model_bad_response"),
     (UnknownTurnError, 404, "invalid_request_error", "not_found"),
     (ApprovalError, 404, "invalid_request_error", "approval_not_found"),
+    (NotFoundError, 404, "invalid_request_error", "not_found"),
+    (ConflictError, 409, "invalid_request_error", "conflict"),
 ]
 
 
@@ -238,6 +248,10 @@ def create_app(daemon: Daemon) -> FastAPI:
             error_body(str(exc.detail), "invalid_request_error", "http_error"), exc.status_code
         )
 
+    # HalopsError is registered on its own so Starlette's ExceptionMiddleware answers it: a handler
+    # for bare Exception runs in ServerErrorMiddleware, which re-raises after answering, logging a
+    # traceback and resetting the client's keep-alive connection (the next request on it fails).
+    @app.exception_handler(HalopsError)
     @app.exception_handler(Exception)
     async def _any(_: Request, exc: Exception) -> JSONResponse:
         status, type_, code = classify(exc)
@@ -266,12 +280,7 @@ def create_app(daemon: Daemon) -> FastAPI:
             )
         return completion_body(work())
 
-    @app.get("/v1/models")
-    def models() -> dict[str, Any]:
-        return {
-            "object": "list",
-            "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "halops"}],
-        }
+    app.include_router(models_routes.router(daemon.settings, MODEL_NAME))  # /v1/models, /v1/halops/models
 
     @app.get("/health")
     def health() -> JSONResponse:

@@ -287,6 +287,23 @@ class TranscriptStore:
         for turn_id in ids:
             yield self.turn(turn_id)
 
+    def recent_prompts(self, limit: int) -> list[str]:
+        """The operator's question of the newest finished turns (the last user message), newest
+        first, each text once: what a live A/B asks both models."""
+        out: list[str] = []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT messages_json FROM turns WHERE status = 'ok' ORDER BY started_at DESC, id DESC"
+            )
+            for (messages_json,) in rows:
+                users = [m for m in json.loads(messages_json) if m.get("role") == "user"]
+                content = users[-1].get("content") if users else None
+                if isinstance(content, str) and content.strip() and content not in out:
+                    out.append(content)
+                    if len(out) >= limit:
+                        break
+        return out
+
     def count(self, table: str = "turns") -> int:
         if table not in {"turns", "tool_calls", "steps", "feedback", "conversations", "approval_results"}:
             raise ValueError(table)

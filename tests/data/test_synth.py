@@ -50,7 +50,7 @@ def test_same_seed_same_episodes_other_seed_others(tmp_path: Path) -> None:
 
 def test_every_kind_and_tool_is_there(rows: list[dict]) -> None:
     kinds = {r["metadata"]["kind"] for r in rows}
-    assert kinds == {"tool", "follow-up", "policy", "restraint"}
+    assert kinds == {"tool", "call", "follow-up", "policy", "restraint"}
     tools = {
         c.tool
         for r in rows
@@ -80,14 +80,16 @@ def test_the_agent_format_exactly(rows: list[dict]) -> None:
                 parsed.calls[0].typed()  # validates against the tool's schema
             if prev["role"] == "assistant" and "<tool_call>" in prev["content"]:
                 assert msg["role"] == "user" and msg["content"].startswith("<tool_response>\n")
-        # The final answer is prose, never a call.
-        assert not parse_reply(msgs[-1]["content"]).has_calls
+        # The final answer is prose, never a call; a `call` episode stops at its one call.
+        assert parse_reply(msgs[-1]["content"]).has_calls == (row["metadata"]["kind"] == "call")
+        if row["metadata"]["kind"] == "call":
+            assert len(msgs) == 3
 
 
 def test_answers_quote_only_numbers_the_results_show(rows: list[dict]) -> None:
     for row in rows:
         msgs = row["messages"]
-        if row["metadata"]["kind"] == "restraint":
+        if row["metadata"]["kind"] in ("restraint", "call"):  # no answer to check
             continue
         seen = " ".join(m["content"] for m in msgs[1:-1])
         prose = re.sub(r"`[^`]*`", "", msgs[-1]["content"])  # suggested commands are not claims

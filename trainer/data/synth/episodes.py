@@ -6,10 +6,17 @@ allows, results are `<tool_response>` user turns shaped by the loop's `ToolOutco
 the policy's answers come from the real policy (`safety.check.check`) on a generated inventory.
 So a fine-tune sees the bytes it will see when it serves, for any base model.
 
-Kinds (shares in `MIX`): `tool` (ask → call → result → grounded answer), `follow-up` (a second,
-closer look when the first result shows trouble), `policy` (a host outside the inventory, a call
-that waits for approval or is denied, a tool that errs or times out, reported honestly) and
-`restraint` (a general question answered in prose, no tool).
+Kinds (shares in `MIX`): `tool` (ask → call → result → grounded answer), `call` (ask → the first
+call, nothing after it), `follow-up` (a second, closer look when the first result shows trouble),
+`policy` (a host outside the inventory, a call that waits for approval or is denied, a tool that
+errs or times out, reported honestly) and `restraint` (a general question answered in prose, no
+tool).
+
+Why `call`: choosing the tool and the command is the skill the eval's tool-use category measures,
+and in a whole episode its ~25 labelled tokens are outweighed by the ~150 of the answer and cost
+the tool result's tokens on top. A call-only episode costs ~65 tokens past the shared prompt, so
+the same CPU minutes show the model about 3× more choices, spread evenly over every diagnostic
+(whole episodes draw shell/ssh diagnostics 72 % of the time, so BMC and HTTP were rare).
 """
 
 from __future__ import annotations
@@ -33,7 +40,9 @@ from trainer.data.synth.outputs import SERVICES, Output
 from trainer.data.synth.tasks import BY_ID, CMD, HTTP, IPMI, LOCAL_PLACES, Diagnostic
 
 Message = dict[str, Any]
-MIX = (("tool", 0.50), ("follow-up", 0.07), ("policy", 0.15), ("restraint", 0.28))
+MIX = (("tool", 0.25), ("call", 0.30), ("follow-up", 0.05), ("policy", 0.13), ("restraint", 0.27))
+# `call` episodes name the halops host more often: "this machine" → shell was the usual miss.
+CALL_LOCAL_SHARE = 0.35
 RESULT_CHARS = 4000  # the agent's default max_tool_result_chars
 
 
@@ -141,15 +150,20 @@ class Builder:
             diag = self.rng.choice(HTTP)
         return diag.id, self._diagnose(diag, follow=False)
 
+    def call_episode(self) -> tuple[str, list[Message]]:
+        diag = self.rng.choice(CMD + IPMI + HTTP)
+        messages = self._diagnose(diag, follow=False, local_share=CALL_LOCAL_SHARE)
+        return diag.id, messages[:3]  # system, ask, the call
+
     def follow_up_episode(self) -> tuple[str, list[Message]]:
         return "service+journal", self._diagnose(BY_ID["service"], follow=True)
 
-    def _diagnose(self, diag: Diagnostic, *, follow: bool) -> list[Message]:
+    def _diagnose(self, diag: Diagnostic, *, follow: bool, local_share: float = 0.25) -> list[Message]:
         rng = self.rng
         params: dict[str, Any] = {"svc": rng.choice(SERVICES)}
         full = True if follow else rng.random() < 0.45
         if diag.tool == "cmd":
-            where = self.where()
+            where = self.where(local_share=local_share)
             params["hostname"] = where.host or "halops"
             ask = rng.choice(diag.asks).format(on=where.on, target=where.target, svc=params["svc"])
             command = rng.choice(diag.commands).format(**params)
