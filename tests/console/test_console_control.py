@@ -58,7 +58,7 @@ def confirm(driver, reason: str | None = None) -> None:
 
 def test_models_page_rolls_back_compares_and_judges(driver, tmp_path, shots):
     needs("eval.registry", "the model registry")
-    from eval.registry.pairs import add_pair  # noqa: I001 - first-party once issue 15 is merged
+    from eval.registry.pairs import add_pair
     from eval.registry.registry import Registry
     from eval.registry.versions import REJECTED_FILE, report_file
     from eval.report import CaseResult, EvalReport
@@ -105,6 +105,8 @@ def test_models_page_rolls_back_compares_and_judges(driver, tmp_path, shots):
             screenshot(driver, "models-1280", shots)
             driver.set_window_size(390, 844)
             screenshot(driver, "models-390", shots)
+            width = driver.execute_script("return document.documentElement.scrollWidth")
+            assert width <= 390, "wide tables must scroll inside their box, not widen the page"
             driver.set_window_size(1280, 900)
             # Blind judging: the better answer is picked wherever the page put it.
             sides = css(driver, "#pairs .answer")
