@@ -16,8 +16,9 @@ LLAMA_NO_AMX := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DG
 	-DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON
 LLAMA_CMAKE_ARGS ?= $(if $(shell grep -m1 -o amx_int8 /proc/cpuinfo 2>/dev/null),$(LLAMA_NO_AMX))
 
-# Debian packages the tests start for real: sshd, ipmi_sim + ipmitool, systemd-nspawn.
-TEST_APT := openssh-server openipmi ipmitool systemd-container
+# Debian packages the tests start for real: sshd, ipmi_sim + ipmitool, systemd-nspawn, and the
+# headless browser the console's tests drive.
+TEST_APT := openssh-server openipmi ipmitool systemd-container chromium chromium-driver
 # Needed to build llama-cpp-python and create the venv on a bare Debian 12.
 BUILD_APT := build-essential python3-venv python3-dev
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from agent.config import ServiceSettings
-from agent.loop.runner import AgentAnswer, AgentLoop, Retriever, ToolRunner
+from agent.loop.runner import AgentAnswer, AgentLoop, Retriever, StepListener, ToolRunner
 from agent.server.metrics import Metrics
 from agent.server.schemas import ChatRequest
 from agent.transcripts.store import TranscriptStore
@@ -105,13 +105,21 @@ class Daemon:
             grammar=tool_grammar(schemas) if settings.agent.grammar else None,
         )
 
-    def chat(self, request: ChatRequest, *, request_id: str, client: str | None = None) -> AgentAnswer:
+    def chat(
+        self,
+        request: ChatRequest,
+        *,
+        request_id: str,
+        client: str | None = None,
+        on_step: StepListener | None = None,
+    ) -> AgentAnswer:
         return self.loop.run(
             request.plain_messages(),
             conversation_id=conversation_key(request),
             request_id=request_id,
             client=client,
             max_tokens=request.answer_cap,
+            on_step=on_step,
         )
 
     def model_ready(self) -> bool:

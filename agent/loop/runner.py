@@ -61,6 +61,12 @@ class Step:
     verdict: str | None
     rule: str | None
     approval_id: str | None = None
+    # What an operator reviewing the call needs (the console's tool cards); scrubbed like the answer.
+    exit_code: int | None = None
+    reason: str | None = None
+    stdout: str = ""
+    stderr: str = ""
+    duration_ms: float | None = None
 
 
 @dataclass
@@ -78,6 +84,8 @@ class AgentAnswer:
 
 
 Observer = Callable[[str, dict[str, Any]], None]
+# Told of each tool call as soon as it has run (turn id, step): lets a stream show it live.
+StepListener = Callable[[str, Step], None]
 
 
 class AgentLoop:
@@ -124,6 +132,7 @@ class AgentLoop:
         request_id: str,
         client: str | None = None,
         max_tokens: int | None = None,
+        on_step: StepListener | None = None,
     ) -> AgentAnswer:
         """`max_tokens` caps the answer returned (the client's); tool rounds keep llm.max_tokens."""
         deadline = time.monotonic() + self.settings.request_timeout_s
@@ -199,7 +208,7 @@ class AgentLoop:
                     )
                     break
                 scratch.append({"role": "assistant", "content": result.content})
-                rendered = self._run_calls(context_ids, iteration, parsed, deadline, answer)
+                rendered = self._run_calls(context_ids, iteration, parsed, deadline, answer, on_step)
                 scratch.append(tool_response_message(rendered))
         except BaseException as exc:
             self.store.finish_turn(
@@ -226,7 +235,7 @@ class AgentLoop:
         )
         return answer
 
-    def _run_calls(self, ctx, iteration, parsed, deadline, answer) -> list[RenderedResult]:
+    def _run_calls(self, ctx, iteration, parsed, deadline, answer, on_step=None) -> list[RenderedResult]:
         turn_id = ctx.turn_id
         limit = self.settings.max_tool_result_chars
         rendered: list[RenderedResult] = []
@@ -239,6 +248,8 @@ class AgentLoop:
                 outcome = self.tools.run(call, context=ctx, timeout_s=remaining)
             payload = outcome.for_model(limit)
             self._record(turn_id, iteration, seq, call.tool, call.arguments, outcome, payload, answer)
+            if on_step is not None:
+                on_step(turn_id, answer.steps[-1])
             rendered.append(RenderedResult(name=call.tool, payload=payload))
             seq += 1
         for err in parsed.errors:
@@ -271,7 +282,19 @@ class AgentLoop:
         )
         answer.steps.append(
             Step(
-                iteration, tool, arguments, outcome.status, outcome.verdict, outcome.rule, outcome.approval_id
+                iteration,
+                tool,
+                arguments,
+                outcome.status,
+                outcome.verdict,
+                outcome.rule,
+                outcome.approval_id,
+                exit_code=outcome.exit_code,
+                reason=self.scrub(outcome.reason) if outcome.reason else None,
+                # What the model was shown (clipped), scrubbed once more: it leaves the daemon.
+                stdout=self.scrub(payload.get("stdout", "")),
+                stderr=self.scrub(payload.get("stderr", "")),
+                duration_ms=outcome.duration_ms,
             )
         )
         self.observe("tool", {"tool": tool, "verdict": outcome.verdict or "none", "status": outcome.status})

@@ -19,9 +19,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent.console.auth import ConsoleAuth
+from agent.console.routes import mount_console
 from agent.control import files_routes, jobs_routes, models_routes, status_routes
 from agent.daemon import ApprovalError, Daemon
-from agent.loop.runner import AgentAnswer, DeadlineExceededError
+from agent.loop.runner import AgentAnswer, DeadlineExceededError, Step
 from agent.server.errors import ApiError, error_body
 from agent.server.schemas import ApprovalDecision, ChatRequest, Feedback
 from agent.transcripts.store import UnknownTurnError
@@ -89,18 +91,25 @@ def extension(answer: AgentAnswer) -> dict[str, Any]:
         "conversation_id": answer.conversation_id,
         "iterations": answer.iterations,
         "sources": answer.sources,
-        "steps": [
-            {
-                "iteration": s.iteration,
-                "tool": s.tool,
-                "arguments": s.arguments,
-                "status": s.status,
-                "verdict": s.verdict,
-                "rule": s.rule,
-                **({"approval_id": s.approval_id} if s.approval_id else {}),
-            }
-            for s in answer.steps
-        ],
+        "steps": [step_body(s) for s in answer.steps],
+    }
+
+
+def step_body(s: Step) -> dict[str, Any]:
+    """One tool call as clients see it: what ran, the policy's word on it, and what came back."""
+    return {
+        "iteration": s.iteration,
+        "tool": s.tool,
+        "arguments": s.arguments,
+        "status": s.status,
+        "verdict": s.verdict,
+        "rule": s.rule,
+        **({"approval_id": s.approval_id} if s.approval_id else {}),
+        "exit_code": s.exit_code,
+        "reason": s.reason,
+        "stdout": s.stdout,
+        "stderr": s.stderr,
+        "duration_ms": s.duration_ms,
     }
 
 
@@ -108,13 +117,20 @@ def _sse(obj: Any) -> str:
     return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
 
-def stream_answer(work: Any, metrics_error: Any) -> Iterator[str]:
-    """Run `work()` on a thread; SSE keep-alives while it runs, then the answer as chunks."""
+def stream_answer(work: Any, metrics_error: Any, *, live_steps: bool = False) -> Iterator[str]:
+    """Run `work(on_step)` on a thread; SSE keep-alives while it runs, then the answer as chunks.
+
+    With `live_steps`, each tool call is sent as soon as it has run, as a chunk with no choices
+    (the shape OpenAI uses for its usage chunk, so its clients skip it) and a `halops.step`.
+    """
     box: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def on_step(turn_id: str, step: Step) -> None:
+        box.put(("step", (turn_id, step)))
 
     def target() -> None:
         try:
-            box.put(("ok", work()))
+            box.put(("ok", work(on_step if live_steps else None)))
         except Exception as exc:  # noqa: BLE001 - every failure becomes an SSE error event
             box.put(("error", exc))
 
@@ -122,9 +138,14 @@ def stream_answer(work: Any, metrics_error: Any) -> Iterator[str]:
     while True:
         try:
             kind, value = box.get(timeout=KEEPALIVE_S)
-            break
         except queue.Empty:
             yield ": keep-alive\n\n"  # SSE comment: keeps proxies and clients from timing out
+            continue
+        if kind != "step":
+            break
+        turn_id, step = value
+        chunk = {"id": turn_id, "object": "chat.completion.chunk", "created": int(time.time())}
+        yield _sse({**chunk, "model": MODEL_NAME, "choices": [], "halops": {"step": step_body(step)}})
     if kind == "error":
         status, type_, code = classify(value)
         metrics_error(code)
@@ -156,6 +177,7 @@ def stream_answer(work: Any, metrics_error: Any) -> Iterator[str]:
 def create_app(daemon: Daemon) -> FastAPI:
     settings = daemon.settings.agent
     token = daemon.token
+    console = ConsoleAuth(token)
     app = FastAPI(title="halops agent", docs_url=None, redoc_url=None, openapi_url=None)
     metrics = daemon.metrics
 
@@ -173,7 +195,12 @@ def create_app(daemon: Daemon) -> FastAPI:
         return response
 
     async def _guarded(request: Request, call_next: Any) -> Response:
-        if token is not None and request.url.path not in {"/health"}:
+        # The console's session cookie stands in for the bearer token, and brings a CSRF check.
+        refused = console.refuse(request)
+        if refused is not None:
+            status, code, message = refused
+            return JSONResponse(error_body(message, "permission_error", code), status)
+        if token is not None and not console.public(request) and not console.signed_in(request):
             supplied = request.headers.get("authorization", "")
             if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
                 return JSONResponse(
@@ -230,12 +257,14 @@ def create_app(daemon: Daemon) -> FastAPI:
     def chat(body: ChatRequest, request: Request) -> Any:
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
 
-        def work() -> AgentAnswer:
-            return daemon.chat(body, request_id=request_id, client=request.headers.get("user-agent"))
+        def work(on_step: Any = None) -> AgentAnswer:
+            client = request.headers.get("user-agent")
+            return daemon.chat(body, request_id=request_id, client=client, on_step=on_step)
 
         if body.stream:
+            live = bool(body.halops and body.halops.stream_steps)
             return StreamingResponse(
-                stream_answer(work, lambda code: metrics.errors.labels(code).inc()),
+                stream_answer(work, lambda code: metrics.errors.labels(code).inc(), live_steps=live),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -269,6 +298,7 @@ def create_app(daemon: Daemon) -> FastAPI:
     app.include_router(files_routes.router(daemon))
     app.include_router(jobs_routes.router(daemon))
     app.include_router(status_routes.router(daemon))
+    mount_console(app, console)
 
     # Added last, so outermost: a rebinding page is refused before auth or any handler sees it.
     app.add_middleware(HostGuard, allowed_hosts=bind_hosts(settings.host, settings.allowed_hosts))

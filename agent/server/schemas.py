@@ -19,6 +19,18 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class ChatOptions(BaseModel):
+    """halops's own request options, under `halops`: OpenAI clients never send them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stream_steps: bool = Field(
+        False,
+        description="With stream=true, send each tool call as a chunk (empty `choices`, a `halops.step`) "
+        "as soon as it has run, before the answer.",
+    )
+
+
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -31,6 +43,7 @@ class ChatRequest(BaseModel):
         None, ge=1, description="Cap on the answer's tokens (tool rounds keep theirs)."
     )
     max_completion_tokens: int | None = Field(None, ge=1, description="OpenAI's newer name for max_tokens.")
+    halops: ChatOptions | None = None
 
     @property
     def answer_cap(self) -> int | None:

@@ -7,11 +7,16 @@
         {"role": "assistant", "content": "…<tool_call>{…}</tool_call>"},
         {"role": "tool", "name": "ssh", "content": "{\"status\": \"ok\", …}"},
         {"role": "assistant", "content": "the final answer"}],
-     "metadata": {"feedback": 1, "votes": 1, "iterations": 2, "tools": ["ssh"], "statuses": ["ok"]}}
+     "metadata": {"feedback": 1, "votes": 1, "iterations": 2, "tools": ["ssh"], "statuses": ["ok"],
+                  "downvoted_history": 0}}
 
 Assistant tool calls stay plain text in the target model's `<tool_call>` format (what the model
 actually wrote); tool results are exactly what the model was shown. Everything was scrubbed when it
 was stored, and is scrubbed once more here.
+
+`feedback` is the operator's net rating of this turn (thumbs up +1, down -1). A client resends
+earlier answers as history, so a thumbs-down answer can reappear inside a later turn's line:
+`downvoted_history` counts those, so the trainer keeps them out of its targets too.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import IO, Any
 from agent.transcripts.store import TranscriptStore, scrub_obj
 
 
-def turn_to_example(turn: dict[str, Any]) -> dict[str, Any]:
+def turn_to_example(turn: dict[str, Any], downvoted: frozenset[str] = frozenset()) -> dict[str, Any]:
     messages: list[dict[str, Any]] = [{"role": "system", "content": turn["system_prompt"] or ""}]
     messages += [m for m in turn["messages"] if m["role"] in ("user", "assistant")]
     calls_by_iteration: dict[int, list[dict[str, Any]]] = {}
@@ -49,6 +54,9 @@ def turn_to_example(turn: dict[str, Any]) -> dict[str, Any]:
             "iterations": turn["iterations"],
             "tools": [c["tool"] for c in turn["tool_calls"]],
             "statuses": [c["status"] for c in turn["tool_calls"]],
+            "downvoted_history": sum(
+                1 for m in turn["messages"] if m["role"] == "assistant" and m["content"].strip() in downvoted
+            ),
         },
     }
 
@@ -62,6 +70,10 @@ def export(store: TranscriptStore, out: IO[str], scrub: Callable[[str], str]) ->
 
 
 def iter_examples(store: TranscriptStore) -> Iterator[dict[str, Any]]:
-    for turn in store.iter_turns(statuses=("ok",)):
-        if turn["steps"]:
-            yield turn_to_example(turn)
+    turns = [t for t in store.iter_turns(statuses=("ok",)) if t["steps"]]
+    downvoted: dict[str, set[str]] = {}
+    for turn in turns:
+        if turn["feedback"]["score"] < 0 and turn["answer"]:
+            downvoted.setdefault(turn["conversation_id"], set()).add(turn["answer"].strip())
+    for turn in turns:
+        yield turn_to_example(turn, frozenset(downvoted.get(turn["conversation_id"], ())))

@@ -57,6 +57,11 @@ def test_openai_client_gets_the_answer_and_the_steps(api):
             "status": "ok",
             "verdict": "allow",
             "rule": "allow.uptime",
+            "exit_code": 0,
+            "reason": None,
+            "stdout": "up 3 days",
+            "stderr": "",
+            "duration_ms": None,
         }
     ]
     assert [m.id for m in client.models.list().data] == ["halops"]
@@ -72,6 +77,26 @@ def test_streaming_with_the_openai_client(api):
     )
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == SCRIPT[1]
     assert chunks[-1].choices[0].finish_reason == "stop"
+    assert all(c.choices for c in chunks)  # no step chunks unless asked for
+
+
+def test_live_steps_stream_before_the_answer_and_openai_clients_skip_them(api):
+    base, _ = api
+    client = openai.OpenAI(base_url=f"{base}/v1", api_key="unused")
+    chunks = list(
+        client.chat.completions.create(
+            model="halops",
+            messages=[{"role": "user", "content": "uptime?"}],
+            stream=True,
+            extra_body={"halops": {"stream_steps": True}},
+        )
+    )
+    (live,) = [c for c in chunks if not c.choices]
+    step = live.model_extra["halops"]["step"]
+    assert step["tool"] == "ssh" and step["exit_code"] == 0 and step["stdout"] == "up 3 days"
+    assert live.id == chunks[-1].id  # the turn id, as on every chunk
+    assert chunks.index(live) == 0
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == SCRIPT[1]
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,9 @@
 - D `sft_subagents.jsonl`: subagent runs (the Task prompt and the work that answered it), from
   the tiers in `subagent_tiers`.
 
+An agent turn the operator rated down is never a target, whatever its tier; a turn whose history
+holds a rated-down answer gives no multi-turn window (that answer would be trained on).
+
 Every example: `{"id", "messages": [...], "metadata": {"session_id", "conversation_id", "strategy",
 "tier", "source", "kind", "domain", "part", "n_tokens"}}`, `n_tokens` counted with the target
 tokenizer on the chat-template text and never above `max_seq_tokens` (see windows.py).
@@ -100,8 +103,15 @@ class _Curator:
     def conversation(self, conv: dict[str, Any], score: dict[str, Any]) -> None:
         tier = score["tier"]
         is_session = conv["kind"] == "session"
+        feedback = conv.get("feedback")
+        if isinstance(feedback, (int, float)) and feedback < 0:
+            self.out.stats["rated_down"] += 1
+            return
+        clean_history = not conv.get("downvoted_history")
+        if not clean_history:
+            self.out.stats["downvoted_history"] += 1
         want = {
-            "A": is_session and tier == "A",
+            "A": is_session and tier == "A" and clean_history,
             "B": is_session and tier in ("A", "B"),
             "D": not is_session and tier in self.ds.subagent_tiers,
         }

@@ -108,6 +108,8 @@ def to_conversation(obj: dict[str, Any]) -> tuple[dict[str, Any] | None, Counter
         "source": SOURCE,
         "system": system,
         "feedback": metadata.get("feedback"),
+        # Earlier answers in this line that the operator rated down (see agent/transcripts/export.py).
+        "downvoted_history": int(metadata.get("downvoted_history") or 0),
         "started_at": obj.get("created_at"),
         "turns": turns,
     }
