@@ -113,8 +113,8 @@ def _real_use_percentages() -> set[str]:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="issue 12 open: the shipped bootstrap model runs `df -h` but over ssh to a host it calls "
-    "'halops' instead of the shell tool (eval case shell-local-disk scores 0.4); see docs/eval.md",
+    reason="issue 12 open: tool use is 0.872 on the eval, not yet 0.90; the shipped model's local "
+    "disk question can still miss `df` (eval case shell-local-disk scores 0.7); see docs/eval.md",
 )
 def test_disk_question_runs_df_and_quotes_a_real_use_percent(installed: dict[str, str]) -> None:
     env = dict(installed)
