@@ -217,3 +217,30 @@ def convert(
         "modelfile": str(out_dir / "Modelfile"),
         "answers": answers,
     }
+
+
+def export_job(
+    store: Any,
+    job: Any,
+    run_dir: Path,
+    tools_dir: Path,
+    llama_cpp_python_version: str,
+    smoke_prompt: str,
+    say: Any,
+    between: Any = lambda: None,
+) -> Path:
+    """A finished job's adapter → merged model → GGUFs, each recorded as the job's artifact.
+
+    Returns the GGUF the gate should score (Q4_K_M when made). `between()` runs between the
+    stages: the API's queued jobs check for a cancel there (`halops retrain` has no such check).
+    """
+    between()
+    say("merge: adapter → 16-bit base")
+    merged = merge(Path(job.artifacts["adapter"]), run_dir / "merged")
+    store.add_artifact(job.id, "merged", merged)
+    say("convert: GGUF f16, Q4_K_M, Q5_K_M (each must answer a question)")
+    converted = convert(merged, run_dir / "gguf", tools_dir, llama_cpp_python_version, smoke_prompt)
+    for kind, path in converted["files"].items():
+        store.add_artifact(job.id, f"gguf_{kind}", Path(path))
+    between()
+    return Path(converted["files"].get("Q4_K_M") or next(iter(converted["files"].values())))

@@ -158,25 +158,21 @@ def _publish(settings: Settings, store: JobStore, work: WorkDirs, job: Job, say:
         log.info("%s", message)
         say(message)
 
-    try:
+    def between() -> None:
         if store.cancel_requested(job.id):
             raise _Cancelled
-        step("merge: adapter → 16-bit base")
-        merged = export.merge(Path(job.artifacts["adapter"]), run_dir / "merged")
-        store.add_artifact(job.id, "merged", merged)
-        step("convert: GGUF f16, Q4_K_M, Q5_K_M (each must answer a question)")
-        converted = export.convert(
-            merged,
-            run_dir / "gguf",
+
+    try:
+        gguf = export.export_job(
+            store,
+            job,
+            run_dir,
             work.tools,
             settings.trainer.llama_cpp_python_version,
             settings.trainer.smoke_prompt,
+            step,
+            between,
         )
-        for kind, path in converted["files"].items():
-            store.add_artifact(job.id, f"gguf_{kind}", Path(path))
-        gguf = Path(converted["files"].get("Q4_K_M") or next(iter(converted["files"].values())))
-        if store.cancel_requested(job.id):
-            raise _Cancelled
         step(f"gate: scoring {gguf.name} against the deployed model")
         # Past this point a SIGTERM no longer interrupts: the gate registers and activates as one.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -74,21 +74,15 @@ def retrain(
     run_dir = Path(job.output_dir or work.runs / job.id)
     jobs = JobStore(work.db)
 
-    say("merge: adapter → 16-bit base")
-    merged = export.merge(Path(job.artifacts["adapter"]), run_dir / "merged")
-    jobs.add_artifact(job.id, "merged", merged)
-
-    say("convert: GGUF f16, Q4_K_M, Q5_K_M (each must answer a question)")
-    converted = export.convert(
-        merged,
-        run_dir / "gguf",
+    gguf = export.export_job(
+        jobs,
+        job,
+        run_dir,
         work.tools,
         settings.trainer.llama_cpp_python_version,
         settings.trainer.smoke_prompt,
+        say,
     )
-    for kind, path in converted["files"].items():
-        jobs.add_artifact(job.id, f"gguf_{kind}", Path(path))
-    gguf = Path(converted["files"].get("Q4_K_M") or next(iter(converted["files"].values())))
 
     say(f"gate: scoring {gguf.name} against the deployed model")
     gate = deploy(

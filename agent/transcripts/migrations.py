@@ -1,33 +1,19 @@
-"""Numbered schema migrations. Append new ones; never edit one that has shipped.
-
-Each runs once, in order, inside a transaction, and is recorded in `_migrations`: an old database
-is brought up to date on open, a new one is built by replaying them all.
+"""The transcript store's numbered schema migrations (halops.migrations). Append new ones; never
+edit one that has shipped.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 
-Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[tuple[str, Migration]] = []
+from halops.migrations import Migrations, script
 
-
-def migration(fn: Migration) -> Migration:
-    MIGRATIONS.append((fn.__name__, fn))
-    return fn
+MIGRATIONS = Migrations()
 
 
-def _script(db: sqlite3.Connection, sql: str) -> None:
-    # Not executescript(): it COMMITs first, which would break the migration's transaction.
-    for statement in sql.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
-@migration
+@MIGRATIONS.add
 def m001_initial(db: sqlite3.Connection) -> None:
-    _script(
+    script(
         db,
         """
         CREATE TABLE conversations (
@@ -92,11 +78,11 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
-@migration
+@MIGRATIONS.add
 def m002_approval_results(db: sqlite3.Connection) -> None:
     # Results of calls an operator approved (or denied) after the turn that asked ended: they join
     # the conversation at its next request.
-    _script(
+    script(
         db,
         """
         CREATE TABLE approval_results (
@@ -117,25 +103,4 @@ def m002_approval_results(db: sqlite3.Connection) -> None:
     )
 
 
-def apply(db: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations; returns the names applied now.
-
-    `db` must be in autocommit mode (isolation_level=None) so each migration's DDL and its
-    `_migrations` row commit together, or not at all.
-    """
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-    applied = []
-    for name, fn in MIGRATIONS:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if db.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                db.execute("COMMIT")
-                continue
-            fn(db)
-            db.execute("INSERT INTO _migrations VALUES (?, strftime('%s','now'))", (name,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        applied.append(name)
-    return applied
+apply = MIGRATIONS.apply
