@@ -77,7 +77,12 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True  # another user's process (the trainer unit's user): alive
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        if Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z":
+            return True
+        # A killed multi-threaded process shows its leader as a zombie while the other threads
+        # are still exiting, and they hold its files (the training lock) until the last one
+        # is gone: dead means no thread left but the leader.
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
     except (OSError, IndexError):
         return False
 
