@@ -20,7 +20,7 @@ from eval.errors import EvalError
 from eval.gate import REJECTED_FILE, deploy, report_path
 from halops.llm.config import ServerSettings
 from halops.llm.models import ModelStore
-from tests.eval.helpers import CASES
+from tests.eval.helpers import CASES, fake_halops_up
 from tests.support.procs import halops_argv
 from tests.support.scripted_llm import call
 
@@ -143,29 +143,13 @@ def test_a_candidate_that_cannot_be_served_is_a_clear_error_and_nothing_changes(
 
 
 def test_a_deploy_asks_a_running_halops_up_to_reload(env: dict) -> None:
-    from halops.pidfile import up_pid_path
 
     deployed_first(env, PROSE_ONLY)
-    marker = env["tmp"] / "hup"
-    trap = (
-        "import pathlib, signal, sys, time\n"
-        f"mark = pathlib.Path({str(marker)!r})\n"
-        "signal.signal(signal.SIGHUP, lambda *_: (mark.write_text('hup'), sys.exit(0)))\n"
-        "print('ready', flush=True)\ntime.sleep(60)\n"
-    )
-    up = subprocess.Popen([sys.executable, "-c", trap], stdout=subprocess.PIPE, text=True)
-    try:
-        assert up.stdout is not None and up.stdout.readline().strip() == "ready"
-        pid_path = up_pid_path(env["data"])
-        pid_path.parent.mkdir(parents=True, exist_ok=True)
-        pid_path.write_text(f"{up.pid}\n")
+    with fake_halops_up(env["data"], env["tmp"] / "hup") as up:
         run_env = {**os.environ, "HALOPS_CONFIG": str(env["config"])}
         out = subprocess.run(
             halops_argv("deploy", str(model(env, "cand", GOOD))), capture_output=True, text=True, env=run_env
         )
         assert out.returncode == 0, out.stdout + out.stderr
         assert f"asked `halops up` (pid {up.pid})" in out.stdout
-        assert up.wait(10) == 0 and marker.read_text() == "hup"
-    finally:
-        up.kill()
-        up.wait()
+        assert up.wait(10) == 0 and (env["tmp"] / "hup").read_text() == "hup"

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from agent.transcripts.store import TranscriptStore
 from halops.llm.models import ModelStore
-from halops.pidfile import up_pid_path
+from tests.eval.helpers import fake_halops_up
 from tests.eval.test_gate import GOOD, PROSE_ONLY, TOOLS_ONLY, deployed_first, env, model  # noqa: F401
 from tests.support.procs import halops_argv
 
@@ -83,26 +82,11 @@ def test_rollback_asks_a_running_halops_up_to_reload(env: dict) -> None:  # noqa
     store = deployed_first(env, PROSE_ONLY)
     store.add_version(model(env, "v1", GOOD), 1)
     ok(halops(env, "models", "activate", "1"))
-    marker = env["tmp"] / "hup"
-    trap = (
-        "import pathlib, signal, sys, time\n"
-        f"mark = pathlib.Path({str(marker)!r})\n"
-        "signal.signal(signal.SIGHUP, lambda *_: (mark.write_text('hup'), sys.exit(0)))\n"
-        "print('ready', flush=True)\ntime.sleep(60)\n"
-    )
-    up = subprocess.Popen([sys.executable, "-c", trap], stdout=subprocess.PIPE, text=True)
-    try:
-        assert up.stdout is not None and up.stdout.readline().strip() == "ready"
-        pid_path = up_pid_path(env["data"])
-        pid_path.parent.mkdir(parents=True, exist_ok=True)
-        pid_path.write_text(f"{up.pid}\n")
+    with fake_halops_up(env["data"], env["tmp"] / "hup") as up:
         out = ok(halops(env, "models", "rollback"))
         assert f"asked `halops up` (pid {up.pid})" in out.stdout
-        assert up.wait(10) == 0 and marker.read_text() == "hup"
+        assert up.wait(10) == 0 and (env["tmp"] / "hup").read_text() == "hup"
         assert store.active_version() == 0
-    finally:
-        up.kill()
-        up.wait()
 
 
 def test_live_pairs_from_transcripts_are_judged_blind_and_exported(env: dict, tmp_path: Path) -> None:  # noqa: F811
