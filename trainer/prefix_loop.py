@@ -54,6 +54,15 @@ def common_prefix(rows: list[tuple[list[int], list[int]]]) -> int:
     return max(0, min(n, min(len(ids) for ids, _ in rows) - 2))
 
 
+def choice_positions(ids: list[int], mask: list[int], marker: list[int]) -> list[int]:
+    """Positions of labelled tokens that name a tool: the token right after each `marker` (the
+    tokens of `{"name": "`) inside an assistant turn."""
+    n = len(marker)
+    if not n:
+        return []
+    return [i + n for i in range(len(ids) - n) if mask[i + n] == 1 and ids[i : i + n] == marker]
+
+
 def bf16_supported() -> bool:
     import torch
 
@@ -105,6 +114,12 @@ class PrefixEngine:
         self.train_rows = [(r["input_ids"], r["assistant_masks"]) for r in s.train_ds]
         self.val_rows = [(r["input_ids"], r["assistant_masks"]) for r in s.val_ds] if s.val_ds else []
         self.p = common_prefix(self.train_rows + self.val_rows)
+        # The tool choice (`{"name": "ssh"` vs `"shell"`) is one token of a call: found once here,
+        # weighted in the loss by cfg.tool_choice_weight.
+        tokenizer = getattr(s, "tokenizer", None)
+        marker = tokenizer.encode('{"name": "', add_special_tokens=False) if tokenizer is not None else []
+        self.choices = [set(choice_positions(ids, mask, marker)) for ids, mask in self.train_rows]
+        self.val_choices = [set(choice_positions(ids, mask, marker)) for ids, mask in self.val_rows]
         self.prefix = torch.tensor(self.train_rows[0][0][: self.p], dtype=torch.long)
         self.inner = s.model.get_base_model()
         cpu_bf16 = not s.on_cuda and self.cfg.compute_dtype in ("bf16", "auto") and bf16_supported()
@@ -156,19 +171,25 @@ class PrefixEngine:
         cache.batch_repeat_interleave(batch)
         return cache
 
-    def loss(self, rows: list[tuple[list[int], list[int]]], *, grad: bool) -> tuple[Any, int]:
-        """Mean cross-entropy over the labelled tokens of `rows`, and how many suffix tokens ran."""
+    def loss(
+        self, rows: list[tuple[list[int], list[int]]], *, grad: bool, choices: list[set[int]] | None = None
+    ) -> tuple[Any, int]:
+        """Mean cross-entropy over the labelled tokens of `rows` (tool-choice tokens, `choices`,
+        weighted by cfg.tool_choice_weight), and how many suffix tokens ran."""
         torch = self.torch
         p = self.p
         width = max(len(ids) for ids, _ in rows) - p
         ids = torch.zeros(len(rows), width, dtype=torch.long)
         attn = torch.zeros(len(rows), width, dtype=torch.long)
         labels = torch.full((len(rows), width), -100, dtype=torch.long)
+        weights = torch.ones(len(rows), width)
         for i, (seq, mask) in enumerate(rows):
             suffix = torch.tensor(seq[p:])
             ids[i, : len(suffix)] = suffix
             attn[i, : len(suffix)] = 1
             labels[i, : len(suffix)] = torch.where(torch.tensor(mask[p:]) == 1, suffix, -100)
+            for pos in choices[i] if choices else ():
+                weights[i, pos - p] = self.cfg.tool_choice_weight
         cache = self._prefix_cache(len(rows))
         full_attn = torch.cat([torch.ones(len(rows), p, dtype=torch.long), attn], dim=1)
         positions = torch.arange(p, p + width).expand(len(rows), width)
@@ -185,8 +206,9 @@ class PrefixEngine:
             target = labels[:, 1:]
             keep = target != -100
             logits = self.inner.lm_head(hidden[:, :-1][keep])
-        loss = torch.nn.functional.cross_entropy(logits.float(), target[keep])
-        return loss, int(attn.sum())
+        per_token = torch.nn.functional.cross_entropy(logits.float(), target[keep], reduction="none")
+        w = weights[:, 1:][keep]
+        return (per_token * w).sum() / w.sum(), int(attn.sum())
 
     def validate(self) -> float | None:
         if not self.val_rows:
@@ -195,7 +217,7 @@ class PrefixEngine:
         total, n = 0.0, 0
         for i in range(0, len(self.val_rows), self.cfg.batch_size):
             chunk = self.val_rows[i : i + self.cfg.batch_size]
-            loss, _ = self.loss(chunk, grad=False)
+            loss, _ = self.loss(chunk, grad=False, choices=self.val_choices[i : i + self.cfg.batch_size])
             total += float(loss) * len(chunk)
             n += len(chunk)
         self.s.model.train()
@@ -253,7 +275,9 @@ class PrefixEngine:
         while step < self.total:
             order = _batches(lengths, micro, random.Random(cfg.seed + epoch_index), cfg.max_batch_tokens)
             for b in order[micro_done % epoch_batches :]:
-                loss, ran = self.loss([self.train_rows[k] for k in b], grad=True)
+                loss, ran = self.loss(
+                    [self.train_rows[k] for k in b], grad=True, choices=[self.choices[k] for k in b]
+                )
                 (loss / cfg.grad_accum).backward()
                 tokens += ran
                 micro_done += 1

@@ -166,14 +166,23 @@ def quantization_config(cfg: RecipeConfig, dtype: Any) -> Any:
     )
 
 
-def lora_config(cfg: RecipeConfig) -> Any:
+def lora_config(cfg: RecipeConfig, num_layers: int | None = None) -> Any:
     from peft import LoraConfig
 
+    layers = None
+    if cfg.lora.skip_layers:
+        if num_layers is None or cfg.lora.skip_layers >= num_layers:
+            raise TrainerError(
+                f"lora.skip_layers={cfg.lora.skip_layers} leaves no layer to adapt "
+                f"(the model has {num_layers} decoder layers)"
+            )
+        layers = list(range(cfg.lora.skip_layers, num_layers))
     return LoraConfig(
         r=cfg.lora.r,
         lora_alpha=cfg.lora.alpha,
         lora_dropout=cfg.lora.dropout,
         target_modules=list(cfg.lora.target_modules),
+        layers_to_transform=layers,
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -208,7 +217,7 @@ def load_model(cfg: RecipeConfig, base_dir: Path, on_cuda: bool) -> Any:
     elif cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
-    return get_peft_model(model, lora_config(cfg))
+    return get_peft_model(model, lora_config(cfg, getattr(model.config, "num_hidden_layers", None)))
 
 
 def setup(cfg: RecipeConfig, run_dir: Path, base_cache: Path) -> Setup:

@@ -33,6 +33,14 @@ class LoraOptions(BaseModel):
         min_length=1,
         description="Module names that get adapters.",
     )
+    # Backward stops at the lowest adapted layer: on a CPU, leaving the bottom layers frozen cuts a
+    # step's backward pass by that share (measured in docs/benchmarks.md, Bootstrap).
+    skip_layers: int = Field(
+        0,
+        ge=0,
+        description="The lowest N decoder layers get no adapter (0: every layer). Backward stops above "
+        "them, so each skipped layer saves its backward pass.",
+    )
 
 
 class RecipeConfig(BaseModel):
@@ -66,6 +74,14 @@ class RecipeConfig(BaseModel):
         description="trl: TRL's SFTTrainer. prefix: halops's loop for CPU, which runs the prompt "
         "prefix every example shares once per step and the LM head only on labelled tokens "
         "(trainer/prefix_loop.py).",
+    )
+    tool_choice_weight: float = Field(
+        1.0,
+        ge=1.0,
+        le=20.0,
+        description="prefix engine: loss weight of the token that names the tool in a call "
+        '(`{"name": "ssh"`), against 1 for every other labelled token. The choice is one token '
+        "among ~30 of a call and ~150 of an answer; >1 makes it count for more.",
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
     quantization: Literal["none", "nf4"] = Field(
@@ -232,6 +248,8 @@ def check_recipe(cfg: RecipeConfig, *, has_cuda: bool | None = None) -> list[tup
         problems.append(("compute_dtype", "bf16 on CPU needs engine=prefix (its bf16 autocast)"))
     if cfg.engine == "prefix" and on_cuda:
         problems.append(("engine", "the prefix engine is for CPU; use engine=trl on CUDA"))
+    if cfg.tool_choice_weight != 1.0 and cfg.engine != "prefix":
+        problems.append(("tool_choice_weight", "weighting the tool choice needs engine=prefix"))
     if cfg.engine == "prefix" and cfg.packing:
         problems.append(("packing", "the prefix engine shares one prompt prefix; packing would break it"))
     if cfg.quantization == "nf4" and importlib.util.find_spec("bitsandbytes") is None:

@@ -7,6 +7,7 @@ at most `max_iterations` rounds; the last round offers no tools, so the model mu
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ from halops.prompt import (
 )
 
 Message = dict[str, Any]
+
+REPEATED = (
+    "this exact call already ran in this request and was not run again; its result is above. "
+    "Answer from the results you have."
+)
 
 
 class DeadlineExceededError(HalopsError):
@@ -152,6 +158,8 @@ class AgentLoop:
         context = self._context(conversation)
         answer.sources = sorted({c.source for c in context})
         scratch: list[Message] = []
+        ran: set[str] = set()  # calls already run in this request (tool + arguments)
+        answer_next = False
         # One system prompt for every round: the final round adds its note at the end instead of
         # dropping the tool block, so the model server's cached prefix survives to the answer.
         system = system_prompt(
@@ -163,7 +171,7 @@ class AgentLoop:
         )
         try:
             for iteration in range(self.settings.max_iterations):
-                final = iteration == self.settings.max_iterations - 1
+                final = answer_next or iteration == self.settings.max_iterations - 1
                 prompt = fit_context(
                     [{"role": "system", "content": system}, *conversation, *scratch],
                     self.settings.max_prompt_chars,
@@ -208,8 +216,13 @@ class AgentLoop:
                     )
                     break
                 scratch.append({"role": "assistant", "content": result.content})
-                rendered = self._run_calls(context_ids, iteration, parsed, deadline, answer, on_step)
+                rendered, fresh = self._run_calls(
+                    context_ids, iteration, parsed, deadline, answer, ran, on_step
+                )
                 scratch.append(tool_response_message(rendered))
+                # A round that only repeats earlier calls (typically a denied one, retried) would
+                # loop to the round limit: the next round answers from what is there, no tools.
+                answer_next = not fresh
         except BaseException as exc:
             self.store.finish_turn(
                 turn_id,
@@ -235,17 +248,26 @@ class AgentLoop:
         )
         return answer
 
-    def _run_calls(self, ctx, iteration, parsed, deadline, answer, on_step=None) -> list[RenderedResult]:
+    def _run_calls(
+        self, ctx, iteration, parsed, deadline, answer, ran: set[str], on_step=None
+    ) -> tuple[list[RenderedResult], int]:
+        """Run a round's calls; also returns how many were new (not run before in this request)."""
         turn_id = ctx.turn_id
         limit = self.settings.max_tool_result_chars
         rendered: list[RenderedResult] = []
-        seq = 0
+        seq = fresh = 0
         for call in parsed.calls:
             remaining = max(deadline - time.monotonic(), 0.0)
-            if remaining <= 0:
+            key = call.tool + json.dumps(call.arguments, sort_keys=True)
+            if key in ran:
+                outcome = ToolOutcome(status="error", reason=REPEATED)
+            elif remaining <= 0:
                 outcome = ToolOutcome(status="timeout", reason="the request deadline passed before this call")
             else:
                 outcome = self.tools.run(call, context=ctx, timeout_s=remaining)
+            if key not in ran:
+                ran.add(key)
+                fresh += 1
             payload = outcome.for_model(limit)
             self._record(turn_id, iteration, seq, call.tool, call.arguments, outcome, payload, answer)
             if on_step is not None:
@@ -262,7 +284,8 @@ class AgentLoop:
             self._record(turn_id, iteration, seq, "(malformed)", {"raw": err.raw}, outcome, payload, answer)
             rendered.append(RenderedResult(name="(malformed)", payload=payload))
             seq += 1
-        return rendered
+            fresh += 1  # a malformed call is a new attempt: the model gets a round to fix it
+        return rendered, fresh
 
     def _record(self, turn_id, iteration, seq, tool, arguments, outcome, payload, answer) -> None:
         self.store.add_tool_call(

@@ -152,6 +152,43 @@ def test_denied_call_reason_reaches_the_model(tmp_path):
     assert answer.steps[0].rule == "deny.rm"
 
 
+def test_a_retried_denied_call_is_not_run_again_and_the_next_round_answers(tmp_path):
+    """The bootstrap model used to repeat a denied call until the round limit: a round that only
+    repeats earlier calls runs none of them, and the round after it has no tools."""
+
+    def denied(c):
+        return ToolOutcome(
+            status="denied", verdict="deny", rule="deny.host", reason="web9 is not in the inventory"
+        )
+
+    script = [call("ssh", host="web9", command="uptime")] * 2 + ["web9 is not in the inventory."]
+    runner = Runner(denied)
+    with ScriptedModel(script) as model:
+        loop, store = make_loop(tmp_path, model.url, runner, max_iterations=10)
+        answer = loop.run(user("uptime of web9?"), conversation_id="c", request_id="r")
+    assert len(runner.calls) == 1 and len(model.requests) == 3
+    repeated = tool_responses(model.requests[2])
+    assert repeated[0]["status"] == "error" and "already ran" in repeated[0]["reason"]
+    assert "grammar" not in model.requests[2] and model.requests[2]["messages"][-1]["content"].endswith(
+        FINAL_ROUND
+    )
+    assert answer.content == "web9 is not in the inventory." and store.count("tool_calls") == 2
+
+
+def test_a_new_call_after_a_repeat_still_runs(tmp_path):
+    script = [
+        call("shell", command="uptime"),
+        call("shell", command="uptime") + "\n" + call("shell", command="df -h"),
+        "done",
+    ]
+    runner = Runner()
+    with ScriptedModel(script) as model:
+        loop, _ = make_loop(tmp_path, model.url, runner, grammar="root ::= x")
+        loop.run(user("load and disks?"), conversation_id="c", request_id="r")
+    assert [c.arguments["command"] for c in runner.calls] == ["uptime", "df -h"]
+    assert model.requests[2].get("grammar")  # a round with something new keeps its tools
+
+
 def test_long_tool_output_is_clipped_for_the_model(tmp_path):
     big = lambda c: ToolOutcome(status="ok", exit_code=0, stdout="x" * 50_000)  # noqa: E731
     with ScriptedModel([call("shell", command="journalctl"), "done"]) as model:
@@ -202,7 +239,7 @@ def test_transcripts_survive_reopen_and_running_turns_become_interrupted(tmp_pat
 
 def test_tool_rounds_send_the_grammar_and_the_answer_round_does_not(tmp_path):
     with ScriptedModel([call("shell", command="uptime"), "Up 3 days."]) as model:
-        loop, _ = make_loop(tmp_path, model.url, grammar="root ::= \"x\"", max_iterations=2)
+        loop, _ = make_loop(tmp_path, model.url, grammar='root ::= "x"', max_iterations=2)
         loop.run(user("uptime?"), conversation_id="c", request_id="r")
     assert model.requests[0]["grammar"] == 'root ::= "x"'
     assert "grammar" not in model.requests[1]

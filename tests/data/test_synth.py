@@ -184,3 +184,40 @@ def test_synth_command_bad_input_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "o" / "train.jsonl").exists()
+
+
+def _first_call(row: dict):
+    return parse_reply(row["messages"][2]["content"]).calls[0]
+
+
+def test_shared_frames_carry_no_hint_only_the_topic_picks_the_command(rows: list[dict]) -> None:
+    """One frame ("Check {topic} {on}.") is used by many diagnostics, each with its own command:
+    the model can only tell them apart by the topic noun (trainer/data/synth/phrasing.py)."""
+    from trainer.data.synth import phrasing
+    from trainer.data.synth.tasks import BY_ID
+
+    by_frame: dict[str, set[str]] = {}
+    for row in rows:
+        if row["metadata"]["kind"] != "call" or row["metadata"]["task"] not in phrasing.TOPICS:
+            continue
+        ask = row["messages"][1]["content"]
+        templates = BY_ID[row["metadata"]["task"]].commands
+        command = _first_call(row).arguments["command"]
+        assert any(
+            re.fullmatch(re.escape(t).replace(re.escape("{svc}"), r"\S+"), command) for t in templates
+        ), (ask, command)
+        for frame in phrasing.FRAMES:
+            head = frame.split("{topic}")[0].lower()
+            if head and ask.lower().startswith(head):
+                by_frame.setdefault(frame, set()).add(row["metadata"]["task"])
+    assert len(by_frame) >= len(phrasing.FRAMES) // 2
+    assert max(len(tasks) for tasks in by_frame.values()) >= 5
+
+
+def test_call_choices_lean_to_named_hosts_and_cover_every_tool(rows: list[dict]) -> None:
+    """Remote asks outnumber "this machine" ones about 2:1 (pairs plus remote-only asks), and
+    BMC and HTTP each get a fair share of the first-call choices."""
+    tools = [_first_call(r).tool for r in rows if r["metadata"]["kind"] == "call"]
+    share = {t: tools.count(t) / len(tools) for t in ("ssh", "shell", "ipmi", "http")}
+    assert 1.3 < share["ssh"] / share["shell"] < 2.5, share
+    assert share["ipmi"] > 0.1 and share["http"] > 0.1, share

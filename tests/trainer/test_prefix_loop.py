@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from trainer.prefix_loop import PrefixEngine, _batches, common_prefix
+from trainer.prefix_loop import PrefixEngine, _batches, choice_positions, common_prefix
 from trainer.recipe import RunPaths
 from trainer.recipe_config import RecipeConfig
 
@@ -104,6 +104,46 @@ def test_prefix_loss_equals_full_forward_loss(tmp_path: Path) -> None:
             count += int(keep.sum())
     assert float(fast) == pytest.approx(total / count, rel=1e-4)
     assert ran == sum(len(ids) - 11 for ids, _ in rows)  # the prefix is not paid per example
+
+
+def test_choice_positions_are_the_labelled_tokens_after_the_marker() -> None:
+    ids = [5, 7, 8, 3, 9, 7, 8, 4, 6]
+    mask = [0, 0, 0, 0, 1, 1, 1, 1, 1]
+    # The first marker (7, 8) is in the prompt: only the labelled one counts.
+    assert choice_positions(ids, mask, [7, 8]) == [7]
+    assert choice_positions(ids, mask, []) == []
+
+
+class _MarkerTokenizer:
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        assert text == '{"name": "'
+        return [7, 8]
+
+
+def test_tool_choice_weight_weighs_the_choice_token_in_the_loss(tmp_path: Path) -> None:
+    import torch
+
+    rows = [(ids[:-4] + [7, 8] + ids[-2:], mask) for ids, mask in _rows()]
+    setup = _tiny_setup(tmp_path, rows, tool_choice_weight=5.0)
+    setup.tokenizer = _MarkerTokenizer()
+    engine = PrefixEngine(setup)
+    assert all(c == {len(ids) - 2} for c, (ids, _) in zip(engine.choices, rows, strict=True))
+    engine.s.model.eval()
+    weighted, _ = engine.loss(rows, grad=False, choices=engine.choices)
+    plain, _ = engine.loss(rows, grad=False)
+    total, weight = 0.0, 0.0
+    with torch.no_grad():
+        for ids, mask in rows:
+            logits = engine.s.model(input_ids=torch.tensor([ids])).logits[0, :-1]
+            for t in range(1, len(ids)):
+                if mask[t]:
+                    w = 5.0 if t == len(ids) - 2 else 1.0
+                    total += w * float(
+                        torch.nn.functional.cross_entropy(logits[t - 1 : t], torch.tensor([ids[t]]))
+                    )
+                    weight += w
+    assert float(weighted) == pytest.approx(total / weight, rel=1e-4)
+    assert float(weighted) != pytest.approx(float(plain), rel=1e-4)
 
 
 def test_training_lowers_loss_checkpoints_and_resumes(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from tests.trainer.toolcall_data import write_dataset
 from trainer.errors import TrainConfigError
@@ -104,3 +105,15 @@ def test_unreadable_recipe_file(tmp_path: Path) -> None:
     bad.write_text("- a list\n")
     with pytest.raises(TrainConfigError, match="not a mapping"):
         load_recipe(bad, [], dataset_default=tmp_path)
+
+
+def test_skip_layers_leaves_the_bottom_layers_without_adapters() -> None:
+    from trainer.errors import TrainerError
+    from trainer.recipe import lora_config
+
+    assert lora_config(RecipeConfig(lora={"skip_layers": 10}), 30).layers_to_transform == list(range(10, 30))
+    assert lora_config(RecipeConfig(), 30).layers_to_transform is None
+    with pytest.raises(TrainerError, match="leaves no layer to adapt"):
+        lora_config(RecipeConfig(lora={"skip_layers": 30}), 30)
+    with pytest.raises(ValidationError):
+        RecipeConfig(lora={"skip_layers": -1})
