@@ -111,11 +111,6 @@ def _real_use_percentages() -> set[str]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 12 open: tool use is 0.872 on the eval, not yet 0.90; the shipped model's local "
-    "disk question can still miss `df` (eval case shell-local-disk scores 0.7); see docs/eval.md",
-)
 def test_disk_question_runs_df_and_quotes_a_real_use_percent(installed: dict[str, str]) -> None:
     env = dict(installed)
     port, agent_port = free_port(), free_port()
