@@ -161,23 +161,6 @@ def test_readers_work_on_real_output_of_this_machine() -> None:
     assert "load averages" in facts.load(uptime, "on this machine", {})
 
 
-def test_disk_answers_leave_pseudo_filesystems_out() -> None:
-    """"How full are the disks" is about block devices and network mounts: tmpfs, devtmpfs,
-    efivarfs and sandbox mounts in the listing never make it into the answer."""
-    import random
-
-    from trainer.data.synth import outputs
-
-    for seed in range(40):
-        out = outputs.df_h(random.Random(seed), full=seed % 2 == 0)
-        answer = facts.df(out.stdout, "on web7", {})
-        for pseudo in outputs.PSEUDO_FS:
-            assert f"{pseudo[5]} " not in answer + " " and pseudo[0] not in answer, (out.stdout, answer)
-        assert re.search(r"at \d+%", answer), answer
-    nfs = "Filesystem Size Used Avail Use% Mounted on\nnfs1:/export 1.0T 950G 50G 95% /mnt/nfs\n"
-    assert "/mnt/nfs at 95%" in facts.df(nfs, "on app7", {})
-
-
 def test_synth_command_writes_splits_and_report(tmp_path: Path) -> None:
     proc = subprocess.run(
         halops_argv("data", "synth", "--episodes", "60", "--seed", "5", "--out", str(tmp_path / "o")),

@@ -40,11 +40,7 @@ from trainer.data.synth.outputs import SERVICES, Output
 from trainer.data.synth.tasks import BY_ID, CMD, HTTP, IPMI, LOCAL_PLACES, Diagnostic
 
 Message = dict[str, Any]
-MIX = (("tool", 0.27), ("call", 0.36), ("follow-up", 0.04), ("policy", 0.10), ("restraint", 0.23))
-# Whole `tool` episodes teach the answer read from a result; the questions operators ask most
-# (disks, memory, load) get more of them. Measured: with ~25 disk answers in 2,000 episodes the
-# model answered the README's own disk question with mount points and no Use%.
-ANSWER_WEIGHTS = {"disk": 3, "memory": 2, "load": 2}
+MIX = (("tool", 0.24), ("call", 0.38), ("follow-up", 0.04), ("policy", 0.11), ("restraint", 0.23))
 # The first call's tool family in `call` episodes. Evenly over diagnostics, HTTP (one diagnostic of
 # 19) was 5 % of the choices and the model sent URLs over ssh; the eval's and an operator's asks
 # are far more mixed than that.
@@ -151,7 +147,7 @@ class Builder:
     def tool_episode(self) -> tuple[str, list[Message]]:
         kind = self.rng.random()
         if kind < 0.72:
-            diag = self.rng.choices(CMD, weights=[ANSWER_WEIGHTS.get(d.id, 1) for d in CMD])[0]
+            diag = self.rng.choice(CMD)
         elif kind < 0.88:
             diag = self.rng.choice(IPMI)
         else:

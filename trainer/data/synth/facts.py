@@ -31,23 +31,24 @@ def _pct(cell: str) -> int:
 
 
 def df(text: str, where: str, params: dict) -> str:
-    rows = [r for r in _rows(text)[1:] if len(r) >= 6 and r[4].endswith("%")]
-    # Disks are block devices (/dev/...) or network mounts (host:/export); tmpfs, devtmpfs, efivarfs
-    # and other pseudo filesystems are not what "how full are the disks" asks about. The root
-    # mount counts whatever backs it (overlay in a container).
-    rows = [r for r in rows if r[0].startswith("/") or ":/" in r[0] or r[5] == "/"]
+    rows = [r for r in _rows(text)[1:] if len(r) >= 6 and r[4].endswith("%") and not r[0].startswith("tmpfs")]
+    rows = [r for r in rows if r[0] not in ("devtmpfs", "overlay", "shm") or r[5] == "/"]
     if not rows:
         return generic(text, where, params)
-    # Mounts in the order df lists them: copying row by row is what a small model learns; picking
-    # the fullest first (an argmax over the table) it did not (measured: answers with no Use%).
-    parts = [f"{' '.join(r[5:])} at {r[4]} ({r[2]} of {r[1]} used, {r[3]} free)" for r in rows[:4]]
-    line = f"Disk use {where}: " + "; ".join(parts) + "."
-    hot = sorted((r for r in rows if _pct(r[4]) >= 90), key=lambda r: _pct(r[4]), reverse=True)
-    if hot:
-        mount = " ".join(hot[0][5:])
-        line += f" {mount} is nearly full. Next: find what grew with `du -xh {mount} --max-depth=1 | sort -h | tail`."
+    rows.sort(key=lambda r: _pct(r[4]), reverse=True)
+    top = rows[0]
+    mount = " ".join(top[5:])
+    line = (
+        f"The fullest filesystem {where} is {mount} at {top[4]} ({top[2]} of {top[1]} used, {top[3]} free)."
+    )
+    hot = [r for r in rows if _pct(r[4]) >= 90]
+    if len(hot) > 1:
+        line += " Also nearly full: " + ", ".join(f"{' '.join(r[5:])} at {r[4]}" for r in hot[1:]) + "."
+    if _pct(top[4]) >= 90:
+        line += f" Next: find what grew with `du -xh {mount} --max-depth=1 | sort -h | tail`."
     else:
-        line += " Nothing is close to full."
+        others = ", ".join(f"{' '.join(r[5:])} {r[4]}" for r in rows[1:4])
+        line += f" The rest have room ({others})." if others else " Nothing is close to full."
     return line
 
 
