@@ -117,3 +117,12 @@ def test_skip_layers_leaves_the_bottom_layers_without_adapters() -> None:
         lora_config(RecipeConfig(lora={"skip_layers": 30}), 30)
     with pytest.raises(ValidationError):
         RecipeConfig(lora={"skip_layers": -1})
+
+
+def test_tool_choice_weight_needs_the_prefix_engine() -> None:
+    keys = {k for k, _ in check_recipe(RecipeConfig(engine="trl", tool_choice_weight=5.0), has_cuda=False)}
+    assert "tool_choice_weight" in keys
+    prefix = RecipeConfig(engine="prefix", device="cpu", tool_choice_weight=5.0)
+    assert "tool_choice_weight" not in {k for k, _ in check_recipe(prefix, has_cuda=False)}
+    with pytest.raises(ValidationError):
+        RecipeConfig(tool_choice_weight=0.5)  # below 1 would train the choice less than the rest
