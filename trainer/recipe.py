@@ -171,7 +171,11 @@ def lora_config(cfg: RecipeConfig, num_layers: int | None = None) -> Any:
 
     layers = None
     if cfg.lora.skip_layers:
-        if num_layers is None or cfg.lora.skip_layers >= num_layers:
+        if num_layers is None:
+            raise TrainerError(
+                "lora.skip_layers needs a model whose config says how many decoder layers it has"
+            )
+        if cfg.lora.skip_layers >= num_layers:
             raise TrainerError(
                 f"lora.skip_layers={cfg.lora.skip_layers} leaves no layer to adapt "
                 f"(the model has {num_layers} decoder layers)"
